@@ -1,0 +1,141 @@
+/** Frame encoding and the streaming decoder (PORTAL02.md §2). Pure: no I/O. */
+import { DEFAULT_MAX_FRAME_BYTES, HEADER_BYTES, MAGIC, MsgType, VERSION } from "./constants.ts";
+import { WireError } from "./errors.ts";
+
+/** One decoded frame. `body` may view the decoder's buffer: copy to keep it. */
+export interface Frame {
+  readonly type: MsgType;
+  readonly body: Uint8Array;
+}
+
+const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(MsgType));
+
+/** Writes header and body into one new buffer. */
+export function encodeFrame(type: MsgType, body: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const out = new Uint8Array(HEADER_BYTES + body.byteLength);
+  writeHeader(out, 0, type, body.byteLength);
+  out.set(body, HEADER_BYTES);
+  return out;
+}
+
+/** Writes an 11-byte header at `offset` of `out`. */
+export function writeHeader(out: Uint8Array, offset: number, type: MsgType, length: number): void {
+  out.set(MAGIC, offset);
+  const view = new DataView(out.buffer, out.byteOffset + offset, HEADER_BYTES);
+  view.setUint16(4, VERSION);
+  view.setUint8(6, type);
+  view.setUint32(7, length);
+}
+
+/** Options of {@link FrameDecoder}. */
+export interface FrameDecoderOptions {
+  /** Largest body accepted; a header announcing more is refused. Default 1 MiB. */
+  maxFrameBytes?: number;
+}
+
+type DecoderState =
+  | { readonly kind: "header" }
+  | { readonly kind: "body"; readonly type: MsgType; readonly length: number }
+  | { readonly kind: "failed"; readonly error: WireError };
+
+/**
+ * Accepts bytes in any chunking and yields whole frames. The header is
+ * checked before any body byte is buffered, so a refused length never
+ * allocates. After an error the decoder stays failed: the stream is unusable.
+ */
+export class FrameDecoder {
+  readonly #max: number;
+  #state: DecoderState = { kind: "header" };
+  #buf: Uint8Array = new Uint8Array(4096);
+  #start = 0;
+  #end = 0;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    this.#max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  }
+
+  /** Appends a chunk; throws WireError when what has arrived breaks §2. */
+  push(chunk: Uint8Array): void {
+    if (this.#state.kind === "failed") throw this.#state.error;
+    if (chunk.byteLength === 0) return;
+    this.#reserve(chunk.byteLength);
+    this.#buf.set(chunk, this.#end);
+    this.#end += chunk.byteLength;
+  }
+
+  /** The next whole frame, or null until more bytes arrive. Throws WireError. */
+  next(): Frame | null {
+    for (;;) {
+      const state = this.#state;
+      const avail = this.#end - this.#start;
+      switch (state.kind) {
+        case "failed":
+          throw state.error;
+        case "header": {
+          if (avail < HEADER_BYTES) return null;
+          this.#state = this.#parseHeader();
+          continue;
+        }
+        case "body": {
+          if (avail < state.length) return null;
+          const body = this.#buf.subarray(this.#start, this.#start + state.length);
+          this.#start += state.length;
+          if (this.#start === this.#end) this.#start = this.#end = 0;
+          this.#state = { kind: "header" };
+          return { type: state.type, body };
+        }
+      }
+    }
+  }
+
+  /** Bytes received but not yet returned as frames. */
+  get buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  #parseHeader(): DecoderState {
+    const b = this.#buf;
+    const s = this.#start;
+    const fail = (error: WireError): DecoderState => {
+      this.#state = { kind: "failed", error };
+      throw error;
+    };
+    if (b[s] !== MAGIC[0] || b[s + 1] !== MAGIC[1] || b[s + 2] !== MAGIC[2] || b[s + 3] !== MAGIC[3]) {
+      return fail(new WireError("bad_magic", "wrong magic: not a PORTAL02 frame"));
+    }
+    const version = (b[s + 4] << 8) | b[s + 5];
+    if (version !== VERSION) {
+      return fail(new WireError("bad_version", `unsupported protocol version 0x${hex4(version)}`));
+    }
+    const type = b[s + 6];
+    if (!KNOWN_TYPES.has(type)) {
+      return fail(new WireError("unknown_type", `unknown message type 0x${type.toString(16)}`));
+    }
+    const length = ((b[s + 7] << 24) >>> 0) + ((b[s + 8] << 16) | (b[s + 9] << 8) | b[s + 10]);
+    if (length > this.#max) {
+      return fail(
+        new WireError("frame_too_large", `frame body of ${length} bytes exceeds the limit of ${this.#max}`),
+      );
+    }
+    this.#start += HEADER_BYTES;
+    return { kind: "body", type: type as MsgType, length };
+  }
+
+  #reserve(extra: number): void {
+    if (this.#end + extra <= this.#buf.byteLength) return;
+    const live = this.#end - this.#start;
+    // Frames already returned may still be viewed by the caller; a fresh
+    // buffer keeps those views intact instead of compacting under them.
+    let size = this.#buf.byteLength;
+    while (size < live + extra) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(this.#start, this.#end));
+    this.#buf = next;
+    this.#start = 0;
+    this.#end = live;
+  }
+}
+
+function hex4(n: number): string {
+  return n.toString(16).padStart(4, "0");
+}
