@@ -1,0 +1,658 @@
+/**
+ * The federation: the registry of peers, the listener's handshakes, routing
+ * and relaying (PORTAL02.md §5), requests in flight (§8) and the counters.
+ */
+import type { Config, PeerConfig } from "../config/types.ts";
+import type { Logger } from "../log/logger.ts";
+import { DialerHandshake, ListenerHandshake, type OutFrame } from "../auth/handshake.ts";
+import type { PathResponse, PathRouter } from "../modules/router.ts";
+import { type Connected, type Link, Peer, type PeerHost } from "../peer/peer.ts";
+import {
+  type CloseReason,
+  describeClose,
+  errorText,
+  FrameConnection,
+} from "../transport/connection.ts";
+import type { Dialer, Listener, RawConn } from "../transport/net.ts";
+import type { Clock, TimerHandle } from "../util/clock.ts";
+import {
+  decodeEvent,
+  decodeRequest,
+  decodeResponse,
+  DEFAULT_TTL,
+  encodeJson,
+  type EventMessage,
+  type Frame,
+  type JsonObject,
+  type Method,
+  MsgType,
+  type RequestMessage,
+  type ResponseMessage,
+  Status,
+  WireError,
+} from "../wire/mod.ts";
+import { PendingRequests } from "./pending.ts";
+import { LearnedRoutes } from "./routes.ts";
+
+/** Message counters shown by /node/status. */
+export interface Counters {
+  sent: number;
+  received: number;
+  relayed: number;
+  dropped: number;
+}
+
+/** A peer as /node/peers shows it (PATHS.md). */
+export interface PeerView {
+  readonly name: string;
+  readonly host: string | null;
+  readonly port: number | null;
+  readonly status: "connected" | "connecting" | "disconnected" | "via-hub";
+  readonly latency_ms: number | null;
+  readonly via: string | null;
+  readonly direction: "in" | "out" | null;
+}
+
+/** Options of {@link Federation}. */
+export interface FederationOptions {
+  readonly config: Pick<Config, "node" | "peers">;
+  readonly router: PathRouter;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly dialer: Dialer;
+  /** Opens the listener; null for a dial-only node. */
+  readonly listen: (() => Listener) | null;
+  /** Uniform [0,1) source for reconnect jitter. Default Math.random. */
+  readonly random?: () => number;
+  /** Bytes queued to one peer before it is closed as a slow consumer. Default 8 MiB. */
+  readonly maxOutboundBytes?: number;
+}
+
+type Message = RequestMessage | ResponseMessage | EventMessage;
+
+/** Owns every peer and routes every message of this node. */
+export class Federation {
+  readonly name: string;
+  readonly counters: Counters = { sent: 0, received: 0, relayed: 0, dropped: 0 };
+  readonly #o: FederationOptions;
+  readonly #log: Logger;
+  readonly #peers = new Map<string, Peer>();
+  readonly #configs = new Map<string, PeerConfig>();
+  readonly #pending: PendingRequests;
+  readonly #routes = new LearnedRoutes();
+  /** Round-trip of the latest answered request per destination (latency of via-hub peers). */
+  readonly #rtt = new Map<string, number>();
+  readonly #handshaking = new Set<FrameConnection>();
+  readonly #allConns = new Set<FrameConnection>();
+  readonly #host: PeerHost;
+  readonly #watchers = new Set<() => void>();
+  #listener: Listener | null = null;
+  #acceptLoop: Promise<void> | null = null;
+  #stopping = false;
+
+  constructor(options: FederationOptions) {
+    this.#o = options;
+    this.name = options.config.node.name;
+    this.#log = options.logger;
+    this.#pending = new PendingRequests(options.clock);
+    const node = options.config.node;
+    this.#host = {
+      localName: this.name,
+      clock: options.clock,
+      logger: options.logger,
+      pingIntervalMs: node.pingIntervalMs,
+      pingMaxMissed: node.pingMaxMissed,
+      connect: (peer, signal, onTcpUp, onAuth) => this.#connect(peer, signal, onTcpUp, onAuth),
+      onFrame: (peer, link, frame) => this.#onFrame(peer, link, frame),
+      onLinkUp: (peer, link) => {
+        this.#log.info("authenticated", {
+          peer: peer.name,
+          direction: link.direction,
+          remote: link.remote,
+        });
+        this.#changed();
+      },
+      onLinkDown: (peer, link, reason) => {
+        const n = this.#pending.failLink(
+          link.id,
+          `connection to ${peer.name} was lost before {dst} answered (${reason})`,
+        );
+        if (n > 0) this.#log.warn("requests failed on a lost connection", { peer: peer.name, count: n });
+        if (!peer.configured) {
+          this.#peers.delete(peer.name);
+          this.#routes.forgetNeighbour(peer.name);
+          peer.stop();
+        }
+        this.#changed();
+      },
+    };
+    for (const pc of options.config.peers) {
+      this.#configs.set(pc.name, pc);
+      this.#peers.set(pc.name, this.#newPeer(pc, true));
+    }
+  }
+
+  /** The address the listener is bound to, or null for a dial-only node. */
+  get listenAddr(): { hostname: string; port: number } | null {
+    return this.#listener?.addr ?? null;
+  }
+
+  /** Opens the listener and starts dialing auto_connect peers. */
+  start(): void {
+    if (this.#o.listen) {
+      this.#listener = this.#o.listen();
+      const a = this.#listener.addr;
+      this.#log.info("listening", {
+        address: `${a.hostname}:${a.port}`,
+        tls: this.#o.config.node.tls,
+      });
+      this.#acceptLoop = this.#accept(this.#listener);
+    }
+    for (const p of this.#peers.values()) {
+      if (p.dials) this.#log.info("dialing", { peer: p.name, address: `${p.config.host}:${p.config.port}` });
+      p.start();
+    }
+  }
+
+  /** Stops accepting, fails pending requests, closes every connection. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#listener?.close();
+    this.#pending.failAll(`${this.name} is shutting down`);
+    for (const c of this.#handshaking) c.close({ kind: "local", why: "node stopping" });
+    for (const p of this.#peers.values()) p.stop();
+    const conns = [...this.#allConns];
+    for (const c of conns) c.close({ kind: "local", why: "node stopping" });
+    await Promise.allSettled(conns.map((c) => c.closed()));
+    await this.#acceptLoop;
+  }
+
+  /** Calls `fn` after every link up or down; returns the unsubscribe function. */
+  watch(fn: () => void): () => void {
+    this.#watchers.add(fn);
+    return () => this.#watchers.delete(fn);
+  }
+
+  /** Resolves once `cond` holds, re-checked after every link change. */
+  when(cond: () => boolean): Promise<void> {
+    if (cond()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const stop = this.watch(() => {
+        if (!cond()) return;
+        stop();
+        resolve();
+      });
+    });
+  }
+
+  #changed(): void {
+    for (const fn of [...this.#watchers]) fn();
+  }
+
+  /** The peer actor for `name`, if known. */
+  peer(name: string): Peer | undefined {
+    return this.#peers.get(name);
+  }
+
+  /** Names of known peers: configured ones in file order, then those that dialed in. */
+  peerNames(): string[] {
+    return [...this.#peers.keys()];
+  }
+
+  /** /node/peers */
+  peerViews(): PeerView[] {
+    return [...this.#peers.values()].map((p) => this.#view(p));
+  }
+
+  #view(p: Peer): PeerView {
+    const base = { name: p.name, host: p.config.host, port: p.config.host ? p.config.port : null };
+    const s = p.state;
+    if (s.kind === "connected") {
+      return {
+        ...base,
+        status: "connected",
+        latency_ms: roundMs(s.link.heartbeat.latencyMs),
+        via: null,
+        direction: s.link.direction,
+      };
+    }
+    const via = this.#indirect(p.name);
+    if (via !== null) {
+      return { ...base, status: "via-hub", latency_ms: roundMs(this.#rtt.get(p.name) ?? null), via, direction: null };
+    }
+    const status = s.kind === "connecting" || s.kind === "authenticating" ? "connecting" : "disconnected";
+    return { ...base, status, latency_ms: null, via: null, direction: null };
+  }
+
+  /** /node/status */
+  status(): JsonObject {
+    const views = this.peerViews();
+    const up = views.filter((v) => v.status === "connected" || v.status === "via-hub").length;
+    return {
+      peers_connected: up,
+      peers_disconnected: views.length - up,
+      messages_sent: this.counters.sent,
+      messages_received: this.counters.received,
+      messages_relayed: this.counters.relayed,
+      messages_dropped: this.counters.dropped,
+    };
+  }
+
+  /**
+   * Sends a request to `dst` and waits for its answer: 404 for an unknown
+   * node, 502 at once when there is no route or the link is lost, 504 at the
+   * deadline.
+   */
+  request(dst: string, method: Method, path: string, args: JsonObject = {}): Promise<PathResponse> {
+    if (this.#stopping) {
+      return Promise.resolve({ status: Status.Unreachable, error: `${this.name} is shutting down` });
+    }
+    if (dst === this.name) return this.#o.router.handle({ method, path, args, origin: null });
+    if (!this.#peers.has(dst) && this.#routes.via(dst) === undefined) {
+      return Promise.resolve({
+        status: Status.NotFound,
+        error: `unknown node '${dst}': ${this.name} has no [peer:${dst}] section and no route to it`,
+      });
+    }
+    const link = this.#route(dst, null);
+    if (link === null) {
+      return Promise.resolve({ status: Status.Unreachable, error: this.#noRouteSentence(dst) });
+    }
+    const timeoutMs = this.#o.config.node.requestTimeoutMs;
+    const { id, response } = this.#pending.open(dst, link.id, timeoutMs);
+    const msg: RequestMessage = {
+      id,
+      src: this.name,
+      dst,
+      method,
+      path,
+      args,
+      ttl: DEFAULT_TTL,
+      timeout_ms: timeoutMs,
+    };
+    this.#write(link, MsgType.Request, encodeJson(msg));
+    return response;
+  }
+
+  // ---- routing -------------------------------------------------------------
+
+  /** §5: direct link, then the configured hub, then the learned route; never back out `from`. */
+  #route(dst: string, from: Link | null): Link | null {
+    const usable = (l: Link | null | undefined): Link | null =>
+      l && l.conn.isOpen && l !== from ? l : null;
+    const direct = usable(this.#peers.get(dst)?.link);
+    if (direct) return direct;
+    const hub = this.#configs.get(dst)?.hub;
+    if (hub) {
+      const viaHub = usable(this.#peers.get(hub)?.link);
+      if (viaHub) return viaHub;
+    }
+    const learned = this.#routes.via(dst);
+    return learned === undefined ? null : usable(this.#peers.get(learned)?.link);
+  }
+
+  /** The neighbour a peer without a direct link is reachable through, or null. */
+  #indirect(dst: string): string | null {
+    const link = this.#route(dst, null);
+    return link === null || link.peer === dst ? null : link.peer;
+  }
+
+  #noRouteSentence(dst: string): string {
+    const hub = this.#configs.get(dst)?.hub;
+    return hub
+      ? `no route to ${dst}: not connected to it, and its hub '${hub}' is not connected either`
+      : `no route to ${dst}: not connected to it, and no hub is configured for it`;
+  }
+
+  #write(link: Link, type: MsgType, body: Uint8Array): boolean {
+    const ok = link.conn.send(type, body);
+    if (ok) this.counters.sent++;
+    else this.counters.dropped++;
+    return ok;
+  }
+
+  /** Sends a RESPONSE to `dst` by the routing rules; dropped and counted without a route. */
+  #respond(dst: string, id: number, res: PathResponse): void {
+    const msg: ResponseMessage = res.status >= 200 && res.status < 300
+      ? { id, src: this.name, dst, status: res.status, body: res.body ?? null }
+      : { id, src: this.name, dst, status: res.status, error: res.error ?? `status ${res.status}` };
+    const link = this.#route(dst, null);
+    if (link === null) {
+      this.#drop(`no route to ${dst} for the response to request ${id}`);
+      return;
+    }
+    this.#write(link, MsgType.Response, encodeJson(msg));
+  }
+
+  #drop(why: string, fields: Record<string, string | number> = {}): void {
+    this.counters.dropped++;
+    this.#log.warn("dropped message", { reason: why, ...fields });
+  }
+
+  // ---- inbound frames --------------------------------------------------------
+
+  #onFrame(peer: Peer, link: Link, frame: Frame): void {
+    let msg: Message;
+    try {
+      msg = frame.type === MsgType.Request
+        ? decodeRequest(frame.body)
+        : frame.type === MsgType.Response
+        ? decodeResponse(frame.body)
+        : decodeEvent(frame.body);
+    } catch (e) {
+      const err = e instanceof WireError ? e : new WireError("bad_json", errorText(e));
+      this.#log.warn("protocol violation", { peer: peer.name, remote: link.remote, rule: err.code, detail: err.message });
+      link.conn.close({ kind: "protocol", error: err });
+      return;
+    }
+    this.counters.received++;
+    const { src, dst } = msg;
+    if (typeof src !== "string" || typeof dst !== "string" || src === "" || dst === "") {
+      const err = new WireError("bad_field", "message without 'src' and 'dst' after authentication");
+      this.#log.warn("protocol violation", { peer: peer.name, remote: link.remote, rule: err.code });
+      link.conn.close({ kind: "protocol", error: err });
+      return;
+    }
+    if (src === this.name) {
+      this.#drop("message claims to come from this node", { peer: peer.name });
+      return;
+    }
+    if (src !== peer.name && !peer.configured) {
+      this.#drop(`forged src: '${peer.name}' may not speak for '${src}'`, {
+        peer: peer.name,
+        remote: link.remote,
+      });
+      return;
+    }
+    if (src !== peer.name) this.#routes.learn(src, peer.name);
+    if (dst === this.name) this.#deliver(peer, link, frame.type, msg);
+    else this.#relay(link, frame, msg, dst);
+  }
+
+  #deliver(peer: Peer, link: Link, type: MsgType, msg: Message): void {
+    switch (type) {
+      case MsgType.Request:
+        this.#serve(peer, link, msg as RequestMessage);
+        return;
+      case MsgType.Response: {
+        const res = msg as ResponseMessage;
+        const dst = this.#pending.destination(res.id);
+        // A relay on the path may answer a failure in its own name (502/508).
+        if (dst === undefined || (res.src !== dst && res.status < 500)) {
+          this.#drop(`response ${res.id} from ${res.src} matches no pending request`);
+          return;
+        }
+        const rtt = this.#pending.resolve(
+          res.id,
+          res.status >= 200 && res.status < 300
+            ? { status: res.status, body: res.body }
+            : { status: res.status, error: res.error ?? `status ${res.status}` },
+        );
+        if (rtt !== null && res.src === dst) this.#rtt.set(dst, rtt);
+        return;
+      }
+      default: {
+        const ev = msg as EventMessage;
+        this.#log.debug("event", { from: ev.src, topic: ev.topic });
+      }
+    }
+  }
+
+  /** A request for this node goes into the sending neighbour's worker pool. */
+  #serve(peer: Peer, link: Link, req: RequestMessage): void {
+    const clock = this.#o.clock;
+    const budget = req.timeout_ms ?? this.#o.config.node.requestTimeoutMs;
+    const queuedAt = clock.now();
+    const accepted = peer.pool.submit(async () => {
+      const left = budget - (clock.now() - queuedAt);
+      if (left <= 0) {
+        this.#drop(`request ${req.id} from ${req.src} expired in the queue`);
+        return;
+      }
+      const abort = new AbortController();
+      let timer: TimerHandle | null = null;
+      const expired = new Promise<null>((resolve) => {
+        timer = clock.setTimeout(() => {
+          abort.abort();
+          resolve(null);
+        }, left);
+      });
+      const work = this.#o.router.handle({
+        method: req.method,
+        path: req.path,
+        args: req.args ?? {},
+        origin: req.src,
+        signal: abort.signal,
+      });
+      // A handler that ignores its deadline must not hold a worker forever.
+      const res = await Promise.race([work, expired]);
+      if (timer !== null) clock.clear(timer);
+      if (res === null) {
+        this.#drop(`request ${req.id} from ${req.src} for ${req.path} outlived its deadline`);
+        return;
+      }
+      this.#respond(req.src, req.id, res);
+    });
+    if (!accepted) {
+      this.#respond(req.src, req.id, {
+        status: Status.Overloaded,
+        error: `${this.name} is overloaded: the queue for peer ${peer.name} is full ` +
+          `(${peer.pool.queued} waiting, ${peer.pool.active} running)`,
+      });
+    }
+  }
+
+  /** §5: forward a message for another node, ttl reduced; 502/508 back to src for requests. */
+  #relay(from: Link, frame: Frame, msg: Message, dst: string): void {
+    if (frame.type === MsgType.Request) {
+      const req = msg as RequestMessage;
+      const ttl = req.ttl ?? DEFAULT_TTL;
+      if (ttl <= 0) {
+        this.#respond(req.src, req.id, {
+          status: Status.Loop,
+          error: `request ${req.id} for ${req.dst} ran out of hops (ttl spent) at ${this.name}`,
+        });
+        return;
+      }
+      const link = this.#route(req.dst, from);
+      if (link === null) {
+        this.#respond(req.src, req.id, {
+          status: Status.Unreachable,
+          error: `${this.name} cannot relay to ${req.dst}: ${this.#noRouteSentence(req.dst)}`,
+        });
+        return;
+      }
+      if (this.#write(link, MsgType.Request, encodeJson({ ...req, ttl: ttl - 1 }))) this.counters.relayed++;
+      return;
+    }
+    const link = this.#route(dst, from);
+    if (link === null) {
+      this.#drop(`no route to ${dst} to relay a message from ${msg.src}`);
+      return;
+    }
+    // Responses and events carry no ttl: forward the exact bytes.
+    if (this.#write(link, frame.type, frame.body.slice())) this.counters.relayed++;
+  }
+
+  // ---- connections -----------------------------------------------------------
+
+  #newPeer(config: PeerConfig, configured: boolean): Peer {
+    const node = this.#o.config.node;
+    return new Peer({
+      config,
+      configured,
+      host: this.#host,
+      reconnectInitialMs: node.reconnectInitialMs,
+      reconnectMaxMs: node.reconnectMaxMs,
+      reconnectJitter: node.reconnectJitter,
+      random: this.#o.random,
+    });
+  }
+
+  #frameConn(raw: RawConn): FrameConnection {
+    const conn = new FrameConnection(raw.conn, {
+      maxFrameBytes: this.#o.config.node.maxFrameBytes,
+      maxOutboundBytes: this.#o.maxOutboundBytes,
+    });
+    this.#allConns.add(conn);
+    conn.closed().then(() => this.#allConns.delete(conn));
+    return conn;
+  }
+
+  async #accept(listener: Listener): Promise<void> {
+    for (;;) {
+      let raw: RawConn;
+      try {
+        raw = await listener.accept();
+      } catch (e) {
+        if (!this.#stopping) this.#log.error("listener stopped", { reason: errorText(e) });
+        return;
+      }
+      if (this.#stopping) {
+        raw.conn.close();
+        return;
+      }
+      this.#handshakeInbound(raw);
+    }
+  }
+
+  /** Listener side of §3: challenge, verify, then hand the link to its peer. */
+  #handshakeInbound(raw: RawConn): void {
+    const node = this.#o.config.node;
+    const conn = this.#frameConn(raw);
+    this.#handshaking.add(conn);
+    const hs = new ListenerHandshake({
+      name: this.name,
+      keyFor: (n) => this.#configs.get(n)?.key ?? node.federationKey,
+    });
+    let timer: TimerHandle | null = this.#o.clock.setTimeout(() => {
+      timer = null;
+      this.#log.warn("auth refused", {
+        remote: raw.remote,
+        reason: `no valid auth response within ${node.authTimeoutMs / 1000}s`,
+      });
+      conn.close({ kind: "local", why: "auth timeout" });
+    }, node.authTimeoutMs);
+    const done = () => {
+      if (timer !== null) this.#o.clock.clear(timer);
+      timer = null;
+      this.#handshaking.delete(conn);
+    };
+    conn.start({
+      onFrame: (frame) => {
+        const step = hs.receive(frame);
+        sendAll(conn, step.send);
+        if (step.kind === "accepted") {
+          done();
+          this.#attachInbound(step.peer, conn, raw.remote);
+        } else if (step.kind === "refused") {
+          done();
+          this.#log.warn("auth refused", { remote: raw.remote, code: step.code, reason: step.reason });
+          conn.flushAndClose({ kind: "local", why: `auth refused: ${step.reason}` });
+        }
+      },
+      onClose: (reason: CloseReason) => {
+        if (this.#handshaking.has(conn) && timer !== null) {
+          this.#log.info("connection closed before authentication", {
+            remote: raw.remote,
+            reason: describeClose(reason),
+          });
+        }
+        done();
+      },
+    });
+    conn.send(MsgType.AuthChallenge, hs.start().body);
+  }
+
+  #attachInbound(name: string, conn: FrameConnection, remote: string): void {
+    if (name === this.name) {
+      this.#log.warn("auth refused", { remote, reason: `remote node uses this node's own name '${name}'` });
+      conn.close({ kind: "local", why: "remote uses our own name" });
+      return;
+    }
+    let peer = this.#peers.get(name);
+    if (!peer) {
+      // Every node can act as a hub: accept authenticated nodes it has no section for.
+      const node = this.#o.config.node;
+      peer = this.#newPeer({
+        name,
+        host: null,
+        port: 0,
+        autoConnect: false,
+        hub: null,
+        key: node.federationKey,
+        workers: node.workers,
+        queueLimit: node.queueLimit,
+        tlsServerName: null,
+        tlsVerify: true,
+      }, false);
+      this.#peers.set(name, peer);
+    }
+    peer.adopt(conn, "in", remote);
+  }
+
+  /** Dialer side of §3, used by peer actors. Hands over the link synchronously. */
+  #connect(
+    peer: PeerConfig,
+    signal: AbortSignal,
+    onTcpUp: () => void,
+    onAuthenticated: (c: Connected) => void,
+  ): Promise<void> {
+    const node = this.#o.config.node;
+    return this.#o.dialer(peer, signal).then((raw) => {
+      if (signal.aborted || this.#stopping) {
+        raw.conn.close();
+        throw new Error("dial cancelled");
+      }
+      onTcpUp();
+      const conn = this.#frameConn(raw);
+      this.#handshaking.add(conn);
+      return new Promise((resolve, reject) => {
+        const hs = new DialerHandshake({ name: this.name, key: peer.key, expectedPeer: peer.name });
+        const timer = this.#o.clock.setTimeout(() => {
+          conn.close({ kind: "local", why: `no auth verdict within ${node.authTimeoutMs / 1000}s` });
+        }, node.authTimeoutMs);
+        const onAbort = () => conn.close({ kind: "local", why: "dial cancelled" });
+        signal.addEventListener("abort", onAbort, { once: true });
+        const finish = () => {
+          this.#o.clock.clear(timer);
+          signal.removeEventListener("abort", onAbort);
+          this.#handshaking.delete(conn);
+        };
+        conn.start({
+          onFrame: (frame) => {
+            const step = hs.receive(frame);
+            sendAll(conn, step.send);
+            if (step.kind === "accepted") {
+              finish();
+              onAuthenticated({ conn, remote: raw.remote });
+              resolve();
+            } else if (step.kind === "refused") {
+              finish();
+              this.#log.warn("authentication failed", { peer: peer.name, code: step.code, reason: step.reason });
+              conn.close({ kind: "local", why: step.reason });
+              reject(new Error(`authentication with ${peer.name} failed: ${step.reason}`));
+            }
+          },
+          onClose: (reason) => {
+            finish();
+            reject(new Error(describeClose(reason)));
+          },
+        });
+      });
+    });
+  }
+
+  #adoptNow(name: string, conn: FrameConnection, remote: string): void {
+    this.#peers.get(name)?.adopt(conn, "out", remote);
+  }
+}
+
+function sendAll(conn: FrameConnection, frames: readonly OutFrame[]): void {
+  for (const f of frames) conn.send(f.type, f.body);
+}
+
+function roundMs(ms: number | null): number | null {
+  return ms === null ? null : Math.round(ms * 10) / 10;
+}

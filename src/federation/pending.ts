@@ -1,0 +1,84 @@
+/** Requests this node sent and still waits for (PORTAL02.md §8). */
+import type { PathResponse } from "../modules/router.ts";
+import type { Clock, TimerHandle } from "../util/clock.ts";
+import { Status } from "../wire/constants.ts";
+
+interface Entry {
+  readonly dst: string;
+  readonly linkId: number;
+  readonly sentAt: number;
+  readonly timer: TimerHandle;
+  readonly resolve: (r: PathResponse) => void;
+}
+
+/** Ids, deadlines (504) and failure of everything pending on a lost link (502). */
+export class PendingRequests {
+  readonly #clock: Clock;
+  readonly #entries = new Map<number, Entry>();
+  #nextId = 1;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Registers a request; the promise settles with its response, 504 or 502. */
+  open(dst: string, linkId: number, timeoutMs: number): { id: number; response: Promise<PathResponse> } {
+    // Ids stay unique among pending ones: skip any still in use after wrapping.
+    let id = this.#nextId;
+    while (this.#entries.has(id)) id = id >= 0xffff_ffff ? 1 : id + 1;
+    this.#nextId = id >= 0xffff_ffff ? 1 : id + 1;
+    let resolve!: (r: PathResponse) => void;
+    const response = new Promise<PathResponse>((r) => (resolve = r));
+    const timer = this.#clock.setTimeout(() => {
+      this.#settle(id, {
+        status: Status.Timeout,
+        error: `${dst} did not answer within ${timeoutMs / 1000}s`,
+      });
+    }, timeoutMs);
+    this.#entries.set(id, { dst, linkId, sentAt: this.#clock.now(), timer, resolve });
+    return { id, response };
+  }
+
+  /** Destination of a pending request, or undefined. */
+  destination(id: number): string | undefined {
+    return this.#entries.get(id)?.dst;
+  }
+
+  /** Settles request `id` with `response`; returns the round-trip ms, or null if unknown. */
+  resolve(id: number, response: PathResponse): number | null {
+    const e = this.#entries.get(id);
+    if (!e) return null;
+    this.#settle(id, response);
+    return this.#clock.now() - e.sentAt;
+  }
+
+  /** Fails at once every request that left on `linkId` (never re-sent: at-most-once). */
+  failLink(linkId: number, error: string): number {
+    let n = 0;
+    for (const [id, e] of this.#entries) {
+      if (e.linkId !== linkId) continue;
+      this.#settle(id, { status: Status.Unreachable, error: error.replace("{dst}", e.dst) });
+      n++;
+    }
+    return n;
+  }
+
+  /** Fails everything (node stopping). */
+  failAll(error: string): void {
+    for (const id of [...this.#entries.keys()]) {
+      this.#settle(id, { status: Status.Unreachable, error });
+    }
+  }
+
+  #settle(id: number, response: PathResponse): void {
+    const e = this.#entries.get(id);
+    if (!e) return;
+    this.#entries.delete(id);
+    this.#clock.clear(e.timer);
+    e.resolve(response);
+  }
+}

@@ -1,0 +1,16 @@
+/** mod_iot: devices driven by this node (sim, Tasmota, Shelly Gen2), served under /iot. */
+export {
+  createIotModule,
+  DeviceAction,
+  type DeviceView,
+  type IotCounters,
+  type IotDeps,
+  type IotModule,
+  MAX_WAITING_COMMANDS,
+} from "./module.ts";
+export { createDriver, type DeviceDriver } from "./driver.ts";
+export { SimDriver } from "./sim.ts";
+export { TASMOTA_DEFAULT_USER, TasmotaDriver } from "./tasmota.ts";
+export { ShellyDriver, ShellyMethod } from "./shelly.ts";
+export { DeviceError, type DeviceErrorCode, IotConfigError, type IotConfigErrorCode } from "./errors.ts";
+export { type HttpDeps, MAX_ANSWER_BYTES } from "./http.ts";

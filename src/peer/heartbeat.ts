@@ -1,0 +1,81 @@
+/** Liveness and latency of one link (PORTAL02.md §6). */
+import type { Clock, TimerHandle } from "../util/clock.ts";
+
+/** Options of {@link Heartbeat}. */
+export interface HeartbeatOptions {
+  readonly clock: Clock;
+  /** Time between PINGs. Default 10 s. */
+  readonly intervalMs?: number;
+  /** PINGs without a PONG before the link is dead. Default 3. */
+  readonly maxMissed?: number;
+  /** Sends one PING with this body. */
+  readonly sendPing: (body: Uint8Array) => void;
+  /** Called once when `maxMissed` PINGs went unanswered. */
+  readonly onDead: (missed: number) => void;
+}
+
+/** Sends PINGs on a timer, matches PONGs, and declares the link dead. */
+export class Heartbeat {
+  readonly #o: Required<HeartbeatOptions>;
+  #timer: TimerHandle | null = null;
+  #seq = 0;
+  #missed = 0;
+  #sent = new Map<number, number>();
+  #latency: number | null = null;
+
+  constructor(options: HeartbeatOptions) {
+    this.#o = { intervalMs: 10_000, maxMissed: 3, ...options };
+  }
+
+  /** Round-trip time of the latest PONG, or null before the first. */
+  get latencyMs(): number | null {
+    return this.#latency;
+  }
+
+  /** PINGs sent since the last PONG. */
+  get missed(): number {
+    return this.#missed;
+  }
+
+  start(): void {
+    if (this.#timer !== null) return;
+    this.#schedule();
+  }
+
+  stop(): void {
+    if (this.#timer !== null) this.#o.clock.clear(this.#timer);
+    this.#timer = null;
+    this.#sent.clear();
+  }
+
+  /** Feeds a PONG body; unknown bodies are ignored. */
+  pong(body: Uint8Array): void {
+    if (body.byteLength !== 8) return;
+    const seq = Number(new DataView(body.buffer, body.byteOffset, 8).getBigUint64(0));
+    const at = this.#sent.get(seq);
+    if (at === undefined) return;
+    this.#latency = this.#o.clock.now() - at;
+    this.#missed = 0;
+    this.#sent.clear();
+  }
+
+  #schedule(): void {
+    this.#timer = this.#o.clock.setTimeout(() => this.#tick(), this.#o.intervalMs);
+  }
+
+  #tick(): void {
+    this.#timer = null;
+    if (this.#missed >= this.#o.maxMissed) {
+      this.stop();
+      this.#o.onDead(this.#missed);
+      return;
+    }
+    const seq = ++this.#seq;
+    const body = new Uint8Array(8);
+    new DataView(body.buffer).setBigUint64(0, BigInt(seq));
+    this.#sent.set(seq, this.#o.clock.now());
+    this.#missed++;
+    this.#o.sendPing(body);
+    this.#schedule();
+  }
+}

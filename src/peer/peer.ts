@@ -1,0 +1,296 @@
+/**
+ * The per-peer actor: one object per known or connected peer. It owns the
+ * peer's authenticated link, its worker pool, its heartbeat and its reconnect
+ * schedule, and holds one explicit state changed only in `#enter`.
+ */
+import type { PeerConfig } from "../config/types.ts";
+import type { Logger } from "../log/logger.ts";
+import {
+  type CloseReason,
+  describeClose,
+  errorText,
+  type FrameConnection,
+} from "../transport/connection.ts";
+import type { Clock, TimerHandle } from "../util/clock.ts";
+import { type Frame, MsgType } from "../wire/mod.ts";
+import { checkPingBody } from "../wire/bodies.ts";
+import { Backoff } from "./backoff.ts";
+import { Heartbeat } from "./heartbeat.ts";
+import { WorkerPool } from "./pool.ts";
+
+/** Which side dialed a link. */
+export type Direction = "in" | "out";
+
+/** An authenticated connection to a peer. */
+export interface Link {
+  readonly id: number;
+  readonly peer: string;
+  readonly conn: FrameConnection;
+  readonly direction: Direction;
+  readonly remote: string;
+  readonly heartbeat: Heartbeat;
+}
+
+/** The peer's connection state (issue: one explicit state, logged on change). */
+export type PeerState =
+  | { readonly kind: "disconnected" }
+  | { readonly kind: "connecting"; readonly abort: AbortController }
+  | { readonly kind: "authenticating"; readonly abort: AbortController }
+  | { readonly kind: "connected"; readonly link: Link }
+  | { readonly kind: "backoff"; readonly waitMs: number; readonly timer: TimerHandle };
+
+/** An authenticated outbound connection, as produced by the federation's connector. */
+export interface Connected {
+  readonly conn: FrameConnection;
+  readonly remote: string;
+}
+
+/** What the actor needs from the federation around it. */
+export interface PeerHost {
+  readonly localName: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly pingIntervalMs: number;
+  readonly pingMaxMissed: number;
+  /**
+   * Dials and authenticates, reporting progress so the state can say
+   * `authenticating`. `onAuthenticated` runs synchronously inside the frame
+   * that completed the handshake, so no later frame can arrive before the
+   * link has its handlers.
+   */
+  connect(
+    peer: PeerConfig,
+    signal: AbortSignal,
+    onTcpUp: () => void,
+    onAuthenticated: (c: Connected) => void,
+  ): Promise<void>;
+  /** A REQUEST, RESPONSE or EVENT frame arrived on the peer's link. */
+  onFrame(peer: Peer, link: Link, frame: Frame): void;
+  /** A link went up (after the tie-break kept it). */
+  onLinkUp(peer: Peer, link: Link): void;
+  /** A link that was the peer's current link went down. */
+  onLinkDown(peer: Peer, link: Link, reason: string): void;
+}
+
+/** Options of {@link Peer}. */
+export interface PeerOptions {
+  readonly config: PeerConfig;
+  /** False for a node that dialed in without a [peer:NAME] section here. */
+  readonly configured: boolean;
+  readonly host: PeerHost;
+  readonly reconnectInitialMs: number;
+  readonly reconnectMaxMs: number;
+  readonly reconnectJitter: number;
+  readonly random?: () => number;
+}
+
+let nextLinkId = 1;
+
+/** One peer: its link, pool, heartbeat and reconnect schedule. */
+export class Peer {
+  readonly config: PeerConfig;
+  readonly configured: boolean;
+  readonly pool: WorkerPool;
+  readonly #host: PeerHost;
+  readonly #backoff: Backoff;
+  readonly #log: Logger;
+  #state: PeerState = { kind: "disconnected" };
+  #stopped = false;
+
+  constructor(options: PeerOptions) {
+    this.config = options.config;
+    this.configured = options.configured;
+    this.#host = options.host;
+    this.#log = options.host.logger.with({ peer: options.config.name });
+    this.pool = new WorkerPool({
+      workers: options.config.workers,
+      queueLimit: options.config.queueLimit,
+    });
+    this.#backoff = new Backoff({
+      initialMs: options.reconnectInitialMs,
+      maxMs: options.reconnectMaxMs,
+      jitter: options.reconnectJitter,
+      random: options.random,
+    });
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get state(): PeerState {
+    return this.#state;
+  }
+
+  /** The current authenticated link, or null. */
+  get link(): Link | null {
+    return this.#state.kind === "connected" ? this.#state.link : null;
+  }
+
+  /** True when this actor dials on its own (auto_connect with a host). */
+  get dials(): boolean {
+    return this.config.autoConnect && this.config.host !== null;
+  }
+
+  /** Begins dialing when the peer is an auto_connect dialer. */
+  start(): void {
+    if (this.dials && this.#state.kind === "disconnected") this.#dial();
+  }
+
+  /** Closes the link, cancels dials and timers, and drops queued work. */
+  stop(): void {
+    this.#stopped = true;
+    const s = this.#state;
+    this.#enter({ kind: "disconnected" }, "stopping");
+    this.pool.close();
+    if (s.kind === "connected") {
+      s.link.heartbeat.stop();
+      s.link.conn.close({ kind: "local", why: "node stopping" });
+    }
+  }
+
+  /**
+   * Takes an authenticated connection. With a link already up, PORTAL02.md §3
+   * decides: opposite directions keep the link dialed by the name sorting
+   * first; the same direction keeps the newer.
+   */
+  adopt(conn: FrameConnection, direction: Direction, remote: string): boolean {
+    if (this.#stopped) {
+      conn.close({ kind: "local", why: "node stopping" });
+      return false;
+    }
+    const current = this.#state.kind === "connected" ? this.#state.link : null;
+    if (current !== null && current.direction !== direction) {
+      const dialedByFirst: Direction = this.#host.localName < this.name ? "out" : "in";
+      if (current.direction === dialedByFirst) {
+        this.#log.info("duplicate connection closed (cross-dial tie-break)", {
+          kept: current.direction,
+          remote,
+        });
+        conn.close({ kind: "local", why: "duplicate connection (cross-dial tie-break)" });
+        return false;
+      }
+    }
+    const link = this.#makeLink(conn, direction, remote);
+    if (current !== null) {
+      this.#log.info("connection replaced", { old: current.direction, new: direction });
+      current.heartbeat.stop();
+      this.#enter({ kind: "connected", link }, `authenticated (${direction}, ${remote})`);
+      current.conn.close({ kind: "local", why: "replaced by a newer connection" });
+      this.#host.onLinkDown(this, current, "replaced by a newer connection");
+    } else {
+      // An inbound link makes our own dial or pending retry moot.
+      if (direction === "in") this.#cancelPending();
+      this.#enter({ kind: "connected", link }, `authenticated (${direction}, ${remote})`);
+    }
+    this.#backoff.reset();
+    link.heartbeat.start();
+    this.#host.onLinkUp(this, link);
+    return true;
+  }
+
+  #makeLink(conn: FrameConnection, direction: Direction, remote: string): Link {
+    const heartbeat = new Heartbeat({
+      clock: this.#host.clock,
+      intervalMs: this.#host.pingIntervalMs,
+      maxMissed: this.#host.pingMaxMissed,
+      sendPing: (body) => conn.send(MsgType.Ping, body),
+      onDead: (missed) =>
+        conn.close({ kind: "local", why: `dead peer: ${missed} pings without a pong` }),
+    });
+    const link: Link = { id: nextLinkId++, peer: this.name, conn, direction, remote, heartbeat };
+    conn.setHandlers({
+      onFrame: (frame) => this.#onFrame(link, frame),
+      onClose: (reason) => this.#onClose(link, reason),
+    });
+    return link;
+  }
+
+  #onFrame(link: Link, frame: Frame): void {
+    switch (frame.type) {
+      case MsgType.Ping:
+        link.conn.send(MsgType.Pong, checkPingBody(frame.body));
+        return;
+      case MsgType.Pong:
+        link.heartbeat.pong(checkPingBody(frame.body));
+        return;
+      case MsgType.AuthChallenge:
+      case MsgType.AuthResponse:
+        link.conn.close({ kind: "local", why: "authentication frame after authentication" });
+        return;
+      default:
+        this.#host.onFrame(this, link, frame);
+    }
+  }
+
+  #onClose(link: Link, reason: CloseReason): void {
+    link.heartbeat.stop();
+    if (this.#state.kind !== "connected" || this.#state.link !== link) return;
+    const why = describeClose(reason);
+    this.#log.warn("disconnected", { reason: why, direction: link.direction, remote: link.remote });
+    if (reason.kind === "slow_consumer") this.#log.warn("slow consumer closed", { remote: link.remote });
+    this.#enter({ kind: "disconnected" }, why);
+    this.#host.onLinkDown(this, link, why);
+    if (!this.#stopped && this.dials) this.#scheduleRetry();
+  }
+
+  #dial(): void {
+    const abort = new AbortController();
+    this.#enter({ kind: "connecting", abort }, `dialing ${this.config.host}:${this.config.port}`);
+    const onTcpUp = () => {
+      if (this.#state.kind === "connecting" && this.#state.abort === abort) {
+        this.#enter({ kind: "authenticating", abort }, "TCP/TLS up, authenticating");
+      }
+    };
+    const onAuthenticated = ({ conn, remote }: Connected) => {
+      if (abort.signal.aborted || this.#stopped) {
+        conn.close({ kind: "local", why: "dial no longer wanted" });
+        return;
+      }
+      this.adopt(conn, "out", remote);
+    };
+    this.#host.connect(this.config, abort.signal, onTcpUp, onAuthenticated).then(
+      () => {},
+      (e) => {
+        if (abort.signal.aborted || this.#stopped) return;
+        if (this.#state.kind === "connected") return;
+        this.#log.warn("connection attempt failed", { reason: errorText(e) });
+        this.#scheduleRetry();
+      },
+    );
+  }
+
+  #scheduleRetry(): void {
+    const waitMs = this.#backoff.next();
+    const timer = this.#host.clock.setTimeout(() => {
+      if (this.#state.kind === "backoff" && this.#state.timer === timer) this.#dial();
+    }, waitMs);
+    this.#enter({ kind: "backoff", waitMs, timer }, `next retry in ${formatSeconds(waitMs)}`);
+  }
+
+  /** Aborts a dial in flight or a pending retry (an inbound link made it moot). */
+  #cancelPending(): void {
+    const s = this.#state;
+    if (s.kind === "connecting" || s.kind === "authenticating") s.abort.abort();
+    if (s.kind === "backoff") this.#host.clock.clear(s.timer);
+  }
+
+  /** The one place the state changes; every change is logged. */
+  #enter(next: PeerState, why: string): void {
+    const prev = this.#state;
+    if (prev.kind === "backoff" && next.kind !== "backoff") this.#host.clock.clear(prev.timer);
+    if ((prev.kind === "connecting" || prev.kind === "authenticating") &&
+      next.kind !== "connecting" && next.kind !== "authenticating") {
+      if (next.kind !== "connected") prev.abort.abort();
+    }
+    this.#state = next;
+    if (prev.kind !== next.kind || next.kind === "connected") {
+      this.#log.info(`peer ${this.name}: ${prev.kind} -> ${next.kind}`, { why });
+    }
+  }
+}
+
+/** 1000 → "1s", 1500 → "1.5s". */
+export function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))}s`;
+}

@@ -1,0 +1,205 @@
+/**
+ * A framed PORTAL02 connection: a read loop feeding the decoder and one
+ * writer that coalesces every frame queued while the previous write was in
+ * flight (or in the same tick) into one write, because Nagle stays on for
+ * TLS and a write per frame stalls ~40 ms.
+ */
+import { type Frame, FrameDecoder, HEADER_BYTES, type MsgType, writeHeader } from "../wire/mod.ts";
+import { WireError } from "../wire/errors.ts";
+
+/** The byte stream under a connection; Deno.Conn and Deno.TlsConn satisfy it. */
+export interface ByteStream {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/** Why a connection ended. */
+export type CloseReason =
+  | { readonly kind: "eof" }
+  | { readonly kind: "local"; readonly why: string }
+  | { readonly kind: "protocol"; readonly error: WireError }
+  | { readonly kind: "io"; readonly message: string }
+  | { readonly kind: "slow_consumer"; readonly bufferedBytes: number };
+
+/** Renders a close reason as words for a log line. */
+export function describeClose(reason: CloseReason): string {
+  switch (reason.kind) {
+    case "eof":
+      return "closed by the remote side";
+    case "local":
+      return reason.why;
+    case "protocol":
+      return `protocol violation (${reason.error.code}): ${reason.error.message}`;
+    case "io":
+      return `I/O error: ${reason.message}`;
+    case "slow_consumer":
+      return `slow consumer: ${reason.bufferedBytes} bytes waiting to be sent`;
+  }
+}
+
+/** Options of {@link FrameConnection}. */
+export interface FrameConnectionOptions {
+  /** Largest frame body accepted from the remote. Default 1 MiB. */
+  maxFrameBytes?: number;
+  /** Bytes queued for sending beyond which the remote is a slow consumer. Default 8 MiB. */
+  maxOutboundBytes?: number;
+  /** Size of the reused read buffer. Default 64 KiB. */
+  readBufferBytes?: number;
+}
+
+/** Callbacks of a {@link FrameConnection}. */
+export interface FrameConnectionHandlers {
+  onFrame(frame: Frame): void;
+  onClose(reason: CloseReason): void;
+}
+
+type ConnState =
+  | { readonly kind: "open" }
+  | { readonly kind: "closed"; readonly reason: CloseReason };
+
+/** Sends and receives frames over one byte stream. */
+export class FrameConnection {
+  readonly #stream: ByteStream;
+  readonly #decoder: FrameDecoder;
+  readonly #maxOutbound: number;
+  readonly #readBuf: Uint8Array;
+  #handlers: FrameConnectionHandlers | null = null;
+  #state: ConnState = { kind: "open" };
+  #queue: { type: MsgType; body: Uint8Array }[] = [];
+  #queuedBytes = 0;
+  #writing = false;
+  #readLoop: Promise<void> | null = null;
+  #writeLoop: Promise<void> = Promise.resolve();
+
+  constructor(stream: ByteStream, options: FrameConnectionOptions = {}) {
+    this.#stream = stream;
+    this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
+    this.#maxOutbound = options.maxOutboundBytes ?? 8 * 1024 * 1024;
+    this.#readBuf = new Uint8Array(options.readBufferBytes ?? 64 * 1024);
+  }
+
+  /** Starts reading; frames and the close go to `handlers` (replaceable later). */
+  start(handlers: FrameConnectionHandlers): void {
+    this.#handlers = handlers;
+    this.#readLoop ??= this.#read();
+  }
+
+  /** Redirects frames and the close to new handlers (after authentication). */
+  setHandlers(handlers: FrameConnectionHandlers): void {
+    this.#handlers = handlers;
+  }
+
+  get isOpen(): boolean {
+    return this.#state.kind === "open";
+  }
+
+  /** Queues one frame; returns false when the connection is closed or just got closed as slow. */
+  send(type: MsgType, body: Uint8Array): boolean {
+    if (this.#state.kind !== "open") return false;
+    this.#queue.push({ type, body });
+    this.#queuedBytes += HEADER_BYTES + body.byteLength;
+    if (this.#queuedBytes > this.#maxOutbound) {
+      this.close({ kind: "slow_consumer", bufferedBytes: this.#queuedBytes });
+      return false;
+    }
+    if (!this.#writing) {
+      this.#writing = true;
+      // A microtask lets every frame queued in this tick join the first write.
+      this.#writeLoop = Promise.resolve().then(() => this.#flush());
+    }
+    return true;
+  }
+
+  /** Closes once; later calls do nothing. Handlers hear the first reason. */
+  close(reason: CloseReason = { kind: "local", why: "closed locally" }): void {
+    if (this.#state.kind !== "open") return;
+    this.#state = { kind: "closed", reason };
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    try {
+      this.#stream.close();
+    } catch {
+      // Already closed by the runtime; nothing left to release.
+    }
+    this.#handlers?.onClose(reason);
+  }
+
+  /** Resolves when both loops have finished (after close). */
+  async closed(): Promise<void> {
+    await this.#readLoop;
+    await this.#writeLoop;
+  }
+
+  /** Sends what is queued, then closes (used for a final 401). */
+  async flushAndClose(reason: CloseReason): Promise<void> {
+    await this.#writeLoop;
+    this.close(reason);
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#queue.length > 0 && this.#state.kind === "open") {
+      const parts = this.#queue;
+      const size = this.#queuedBytes;
+      this.#queue = [];
+      this.#queuedBytes = 0;
+      const chunk = concat(parts, size);
+      try {
+        let off = 0;
+        while (off < chunk.byteLength) off += await this.#stream.write(chunk.subarray(off));
+      } catch (e) {
+        this.close({ kind: "io", message: errorText(e) });
+      }
+    }
+    this.#writing = false;
+  }
+
+  async #read(): Promise<void> {
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await this.#stream.read(this.#readBuf);
+      } catch (e) {
+        this.close({ kind: "io", message: errorText(e) });
+        return;
+      }
+      if (this.#state.kind !== "open") return;
+      if (n === null) {
+        this.close({ kind: "eof" });
+        return;
+      }
+      try {
+        this.#decoder.push(this.#readBuf.subarray(0, n));
+        for (let f = this.#decoder.next(); f !== null; f = this.#decoder.next()) {
+          this.#handlers?.onFrame(f);
+          if (this.#state.kind !== "open") return;
+        }
+      } catch (e) {
+        if (e instanceof WireError) this.close({ kind: "protocol", error: e });
+        else this.close({ kind: "local", why: `handler failed: ${errorText(e)}` });
+        return;
+      }
+    }
+  }
+}
+
+/** Header and body of every queued frame, laid out in one buffer for one write. */
+function concat(parts: readonly { type: MsgType; body: Uint8Array }[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of parts) {
+    writeHeader(out, off, p.type, p.body.byteLength);
+    out.set(p.body, off + HEADER_BYTES);
+    off += HEADER_BYTES + p.body.byteLength;
+  }
+  return out;
+}
+
+/** A short text for an unknown thrown value. */
+export function errorText(e: unknown): string {
+  if (e instanceof Error) {
+    const m = e.message.replace(/\s+/g, " ").trim();
+    return m.length > 0 ? m : e.name;
+  }
+  return String(e);
+}

@@ -1,0 +1,3 @@
+/** Transport: framed connections, the federation listener and the dialer. */
+export * from "./connection.ts";
+export * from "./net.ts";

@@ -1,0 +1,112 @@
+/** Builds resolved configs and in-process nodes for federation tests. */
+import type { NodeConfig, PeerConfig } from "../../src/config/types.ts";
+import { Federation } from "../../src/federation/federation.ts";
+import { memoryLogger } from "../../src/log/logger.ts";
+import { registerCore } from "../../src/modules/core/mod.ts";
+import { registerNode } from "../../src/modules/node/mod.ts";
+import { PathRouter } from "../../src/modules/router.ts";
+import { openListener, tcpTlsDialer } from "../../src/transport/net.ts";
+import { type Clock, systemClock } from "../../src/util/clock.ts";
+
+export const KEY = "test-federation-key";
+
+/** A [mod_node] with test-friendly defaults (plain TCP, port 0). */
+export function nodeConfig(name: string, over: Partial<NodeConfig> = {}): NodeConfig {
+  return {
+    name,
+    federationKey: KEY,
+    listenPort: 0,
+    listenHost: "127.0.0.1",
+    tls: false,
+    tlsCert: null,
+    tlsKey: null,
+    tlsCa: null,
+    workers: 4,
+    queueLimit: 1024,
+    requestTimeoutMs: 10_000,
+    pingIntervalMs: 10_000,
+    pingMaxMissed: 3,
+    authTimeoutMs: 5_000,
+    maxFrameBytes: 1024 * 1024,
+    reconnectInitialMs: 1000,
+    reconnectMaxMs: 60_000,
+    reconnectJitter: 0,
+    ...over,
+  };
+}
+
+/** A [peer:NAME] with defaults. */
+export function peerConfig(name: string, over: Partial<PeerConfig> = {}): PeerConfig {
+  return {
+    name,
+    host: "127.0.0.1",
+    port: 9090,
+    autoConnect: true,
+    hub: null,
+    key: KEY,
+    workers: 4,
+    queueLimit: 1024,
+    tlsServerName: null,
+    tlsVerify: true,
+    ...over,
+  };
+}
+
+/** A port on 127.0.0.1 with nothing listening. */
+export function deadPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** One in-process node: federation, router and a log kept in memory. */
+export interface TestNode {
+  readonly fed: Federation;
+  readonly router: PathRouter;
+  readonly log: string[];
+  readonly port: number;
+}
+
+/** Starts a node with plain TCP (unless `node.tls`) on 127.0.0.1. */
+export function startTestNode(
+  node: NodeConfig,
+  peers: PeerConfig[],
+  opts: { clock?: Clock; router?: PathRouter } = {},
+): TestNode {
+  const clock = opts.clock ?? systemClock;
+  const router = opts.router ?? new PathRouter();
+  const logger = memoryLogger();
+  const fed = new Federation({
+    config: { node, peers },
+    router,
+    logger,
+    clock,
+    dialer: tcpTlsDialer({ tls: node.tls, caCerts: null }),
+    listen: node.listenPort === null
+      ? null
+      : () => openListener({ hostname: node.listenHost, port: node.listenPort ?? 0, tls: false }),
+  });
+  registerCore(router, { name: node.name, clock, startedAt: clock.now() });
+  registerNode(router, { federation: fed, clock, startedAt: clock.now() });
+  fed.start();
+  return { fed, router, log: logger.lines, port: fed.listenAddr?.port ?? 0 };
+}
+
+/** Awaits `p`, failing with `what` after `ms` of real time (a guard, never a synchroniser). */
+export async function within<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  let timer: number | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolves when `node`'s link to `peer` is up. */
+export function linked(node: TestNode, peer: string): Promise<void> {
+  return within(node.fed.when(() => node.fed.peer(peer)?.link != null), `${node.fed.name} ↔ ${peer}`);
+}
