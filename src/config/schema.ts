@@ -112,7 +112,8 @@ function oneOf<T extends string>(choices: readonly T[]): Parser<T> {
     const lower = raw.toLowerCase();
     const hit = choices.find((c) => c === lower);
     if (hit !== undefined) return good(hit);
-    const near = closest(raw, choices);
+    const near = closest(raw, choices) ??
+      choices.find((c) => lower.startsWith(c) || (lower.length > 1 && c.startsWith(lower)));
     return bad(
       `expected one of ${choices.join(", ")}` + (near ? ` (did you mean '${near}'?)` : ""),
     );
@@ -132,6 +133,18 @@ const hostName: Parser<string> = (raw) => {
   const ok = host.length <= 253 &&
     (colons === 0 ? /^[A-Za-z0-9._-]+$/.test(host) : /^[0-9A-Fa-f:.]+(%[\w.-]+)?$/.test(host));
   return ok ? good(host) : bad("expected a host name or IP address");
+};
+
+/** A device address: HOST, HOST:PORT or [IPv6]:PORT, kept as written for the device's URLs. */
+const deviceHost: Parser<string> = (raw) => {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(raw) ?? /^([^:\s]+):(\d+)$/.exec(raw);
+  if (!m) return hostName(raw);
+  const host = hostName(m[1]);
+  if (!host.ok) return host;
+  if (m[2] !== undefined && !integer(1, 65535)(m[2]).ok) {
+    return bad("the port after ':' must be from 1 to 65535");
+  }
+  return good(raw);
 };
 
 /** `HOST:PORT`, `[IPv6]:PORT` or `off`. */
@@ -252,7 +265,7 @@ const IOT_FIELDS = {
 
 const DEVICE_FIELDS = {
   driver: required(oneOf(DRIVERS), "sim" as DriverName),
-  host: unset(hostName),
+  host: unset(deviceHost),
   kind: optional(text, "plug"),
   /** Unset: the device ID. */
   label: unset(text),
@@ -359,7 +372,7 @@ export function resolveConfig(ini: RawIni, source: ConfigSource): Resolution {
   ) => issues.push({ code, file: source.file, line, message, ...where });
 
   // Sort sections out by kind, reporting unknown and duplicate ones.
-  const singles = new Map<SingleSection, RawSection>();
+  const singles = new Map<string, RawSection>();
   const peers = new Map<string, RawSection>();
   const devices = new Map<string, RawSection>();
   for (const section of ini.sections) {
@@ -371,8 +384,7 @@ export function resolveConfig(ini: RawIni, source: ConfigSource): Resolution {
       continue;
     }
     const seen = c.kind === "single" ? singles : c.kind === "peer" ? peers : devices;
-    const id = c.id as SingleSection;
-    const first = seen.get(id);
+    const first = seen.get(c.id);
     if (first) {
       report(
         IssueCode.DuplicateSection,
@@ -380,11 +392,12 @@ export function resolveConfig(ini: RawIni, source: ConfigSource): Resolution {
         `duplicate section [${section.name}] (first on line ${first.line})`,
         { section: section.name },
       );
-      // Its keys are still checked, so one run reports everything.
-      readSection(section, c.kind === "single" ? SINGLE_TABLES[c.id] : NAMED_TABLES[c.kind], report);
+      // Its keys are still checked, so one run reports everything; missing ones would be noise.
+      const table = c.kind === "single" ? SINGLE_TABLES[c.id] : NAMED_TABLES[c.kind];
+      readSection(section, table, report, { requireKeys: false });
       continue;
     }
-    seen.set(id, section);
+    seen.set(c.id, section);
   }
 
   // [mod_node]
@@ -657,6 +670,7 @@ function readSection<T extends Table>(
   section: RawSection | null,
   table: T,
   report: Report,
+  { requireKeys = true } = {},
 ): SectionValues<T> {
   const values: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(table)) values[key] = field.fallback;
@@ -716,7 +730,7 @@ function readSection<T extends Table>(
     }
   }
   for (const [key, field] of Object.entries(table)) {
-    if (field.required && lines[key] === undefined) {
+    if (requireKeys && field.required && lines[key] === undefined) {
       report(IssueCode.MissingKey, section.line, `missing '${key}' in ${label}`, {
         section: section.name,
         key,
@@ -736,7 +750,10 @@ function classify(name: string): Classified {
     }
     const spaced = /^(peer|device)[\s._-]+(.+)$/i.exec(name);
     if (spaced) {
-      return { kind: "unknown", hint: ` (did you mean [${spaced[1].toLowerCase()}:${spaced[2]}]?)` };
+      return {
+        kind: "unknown",
+        hint: ` (did you mean [${spaced[1].toLowerCase()}:${spaced[2]}]?)`,
+      };
     }
     const near = closest(name, SINGLE_SECTIONS);
     return { kind: "unknown", hint: near ? ` (did you mean [${near}]?)` : "" };

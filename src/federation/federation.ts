@@ -86,6 +86,8 @@ export class Federation {
   readonly #allConns = new Set<FrameConnection>();
   readonly #host: PeerHost;
   readonly #watchers = new Set<() => void>();
+  /** Cancels each request being served here, so stop() leaves no timer behind. */
+  readonly #serving = new Set<() => void>();
   #listener: Listener | null = null;
   #acceptLoop: Promise<void> | null = null;
   #stopping = false;
@@ -139,7 +141,13 @@ export class Federation {
 
   /** Opens the listener and starts dialing auto_connect peers. */
   start(): void {
-    if (this.#o.listen) {
+    this.listen();
+    this.dialAll();
+  }
+
+  /** Opens the listener (nothing for a dial-only node). */
+  listen(): void {
+    if (this.#o.listen && this.#listener === null) {
       this.#listener = this.#o.listen();
       const a = this.#listener.addr;
       this.#log.info("listening", {
@@ -148,6 +156,10 @@ export class Federation {
       });
       this.#acceptLoop = this.#accept(this.#listener);
     }
+  }
+
+  /** Starts every auto_connect peer's dial-and-reconnect cycle. */
+  dialAll(): void {
     for (const p of this.#peers.values()) {
       if (p.dials) this.#log.info("dialing", { peer: p.name, address: `${p.config.host}:${p.config.port}` });
       p.start();
@@ -160,6 +172,7 @@ export class Federation {
     this.#stopping = true;
     this.#listener?.close();
     this.#pending.failAll(`${this.name} is shutting down`);
+    for (const cancel of [...this.#serving]) cancel();
     for (const c of this.#handshaking) c.close({ kind: "local", why: "node stopping" });
     for (const p of this.#peers.values()) p.stop();
     const conns = [...this.#allConns];
@@ -188,6 +201,11 @@ export class Federation {
 
   #changed(): void {
     for (const fn of [...this.#watchers]) fn();
+  }
+
+  /** Open connections, authenticated or not. */
+  get connectionCount(): number {
+    return this.#allConns.size;
   }
 
   /** The peer actor for `name`, if known. */
@@ -412,12 +430,15 @@ export class Federation {
       }
       const abort = new AbortController();
       let timer: TimerHandle | null = null;
+      let cancel = () => {};
       const expired = new Promise<null>((resolve) => {
-        timer = clock.setTimeout(() => {
+        cancel = () => {
           abort.abort();
           resolve(null);
-        }, left);
+        };
+        timer = clock.setTimeout(cancel, left);
       });
+      this.#serving.add(cancel);
       const work = this.#o.router.handle({
         method: req.method,
         path: req.path,
@@ -428,6 +449,8 @@ export class Federation {
       // A handler that ignores its deadline must not hold a worker forever.
       const res = await Promise.race([work, expired]);
       if (timer !== null) clock.clear(timer);
+      this.#serving.delete(cancel);
+      if (this.#stopping) return;
       if (res === null) {
         this.#drop(`request ${req.id} from ${req.src} for ${req.path} outlived its deadline`);
         return;
@@ -496,7 +519,10 @@ export class Federation {
       maxOutboundBytes: this.#o.maxOutboundBytes,
     });
     this.#allConns.add(conn);
-    conn.closed().then(() => this.#allConns.delete(conn));
+    conn.closed().then(() => {
+      this.#allConns.delete(conn);
+      this.#changed();
+    });
     return conn;
   }
 

@@ -96,6 +96,8 @@ export class Peer {
   readonly #log: Logger;
   #state: PeerState = { kind: "disconnected" };
   #stopped = false;
+  /** Dials in flight, including one that outlived its state (an inbound link won meanwhile). */
+  readonly #dials = new Set<AbortController>();
 
   constructor(options: PeerOptions) {
     this.config = options.config;
@@ -140,6 +142,8 @@ export class Peer {
   /** Closes the link, cancels dials and timers, and drops queued work. */
   stop(): void {
     this.#stopped = true;
+    for (const d of this.#dials) d.abort();
+    this.#dials.clear();
     const s = this.#state;
     this.#enter({ kind: "disconnected" }, "stopping");
     this.pool.close();
@@ -179,8 +183,8 @@ export class Peer {
       current.conn.close({ kind: "local", why: "replaced by a newer connection" });
       this.#host.onLinkDown(this, current, "replaced by a newer connection");
     } else {
-      // An inbound link makes our own dial or pending retry moot.
-      if (direction === "in") this.#cancelPending();
+      // A dial of ours still in flight goes on: if it authenticates, the
+      // tie-break above settles it the same way on both sides.
       this.#enter({ kind: "connected", link }, `authenticated (${direction}, ${remote})`);
     }
     this.#backoff.reset();
@@ -236,6 +240,7 @@ export class Peer {
 
   #dial(): void {
     const abort = new AbortController();
+    this.#dials.add(abort);
     this.#enter({ kind: "connecting", abort }, `dialing ${this.config.host}:${this.config.port}`);
     const onTcpUp = () => {
       if (this.#state.kind === "connecting" && this.#state.abort === abort) {
@@ -250,12 +255,16 @@ export class Peer {
       this.adopt(conn, "out", remote);
     };
     this.#host.connect(this.config, abort.signal, onTcpUp, onAuthenticated).then(
-      () => {},
+      () => this.#dials.delete(abort),
       (e) => {
+        this.#dials.delete(abort);
         if (abort.signal.aborted || this.#stopped) return;
-        if (this.#state.kind === "connected") return;
         this.#log.warn("connection attempt failed", { reason: errorText(e) });
-        this.#scheduleRetry();
+        // Only the dial the state is waiting on schedules the next one.
+        const s = this.#state;
+        if ((s.kind === "connecting" || s.kind === "authenticating") && s.abort === abort) {
+          this.#scheduleRetry();
+        }
       },
     );
   }
@@ -268,21 +277,10 @@ export class Peer {
     this.#enter({ kind: "backoff", waitMs, timer }, `next retry in ${formatSeconds(waitMs)}`);
   }
 
-  /** Aborts a dial in flight or a pending retry (an inbound link made it moot). */
-  #cancelPending(): void {
-    const s = this.#state;
-    if (s.kind === "connecting" || s.kind === "authenticating") s.abort.abort();
-    if (s.kind === "backoff") this.#host.clock.clear(s.timer);
-  }
-
   /** The one place the state changes; every change is logged. */
   #enter(next: PeerState, why: string): void {
     const prev = this.#state;
-    if (prev.kind === "backoff" && next.kind !== "backoff") this.#host.clock.clear(prev.timer);
-    if ((prev.kind === "connecting" || prev.kind === "authenticating") &&
-      next.kind !== "connecting" && next.kind !== "authenticating") {
-      if (next.kind !== "connected") prev.abort.abort();
-    }
+    if (prev.kind === "backoff") this.#host.clock.clear(prev.timer);
     this.#state = next;
     if (prev.kind !== next.kind || next.kind === "connected") {
       this.#log.info(`peer ${this.name}: ${prev.kind} -> ${next.kind}`, { why });

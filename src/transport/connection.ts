@@ -71,6 +71,7 @@ export class FrameConnection {
   #writing = false;
   #readLoop: Promise<void> | null = null;
   #writeLoop: Promise<void> = Promise.resolve();
+  readonly #ended = Promise.withResolvers<void>();
 
   constructor(stream: ByteStream, options: FrameConnectionOptions = {}) {
     this.#stream = stream;
@@ -122,11 +123,13 @@ export class FrameConnection {
     } catch {
       // Already closed by the runtime; nothing left to release.
     }
+    this.#ended.resolve();
     this.#handlers?.onClose(reason);
   }
 
-  /** Resolves when both loops have finished (after close). */
+  /** Resolves once the connection is closed and both loops have finished. */
   async closed(): Promise<void> {
+    await this.#ended.promise;
     await this.#readLoop;
     await this.#writeLoop;
   }

@@ -4,7 +4,8 @@ import { WireError } from "./errors.ts";
 import type { EventMessage, JsonObject, RequestMessage, ResponseMessage } from "./messages.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM keeps a leading BOM in the text, so a name "\uFEFFoffice" fails the name rule.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Serialises a REQUEST, RESPONSE or EVENT body as UTF-8 JSON. */
 export function encodeJson(message: RequestMessage | ResponseMessage | EventMessage): Uint8Array {

@@ -2,7 +2,10 @@
 import { DEFAULT_MAX_FRAME_BYTES, HEADER_BYTES, MAGIC, MsgType, VERSION } from "./constants.ts";
 import { WireError } from "./errors.ts";
 
-/** One decoded frame. `body` may view the decoder's buffer: copy to keep it. */
+/**
+ * One decoded frame. `body` views the decoder's buffer and is valid until the
+ * next `push`: handle it at once or copy it.
+ */
 export interface Frame {
   readonly type: MsgType;
   readonly body: Uint8Array;
@@ -51,7 +54,12 @@ export class FrameDecoder {
   #end = 0;
 
   constructor(options: FrameDecoderOptions = {}) {
-    this.#max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    // NaN would make every length comparison false and switch the limit off.
+    if (!Number.isSafeInteger(max) || max < 0) {
+      throw new RangeError(`maxFrameBytes must be a non-negative integer, got ${max}`);
+    }
+    this.#max = max;
   }
 
   /** Appends a chunk; throws WireError when what has arrived breaks §2. */
@@ -124,8 +132,8 @@ export class FrameDecoder {
   #reserve(extra: number): void {
     if (this.#end + extra <= this.#buf.byteLength) return;
     const live = this.#end - this.#start;
-    // Frames already returned may still be viewed by the caller; a fresh
-    // buffer keeps those views intact instead of compacting under them.
+    // Growing into a fresh buffer rather than compacting in place; note that a
+    // returned body is still only valid until the next push (see Frame).
     let size = this.#buf.byteLength;
     while (size < live + extra) size *= 2;
     const next = new Uint8Array(size);

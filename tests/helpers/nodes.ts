@@ -72,7 +72,7 @@ export interface TestNode {
 export function startTestNode(
   node: NodeConfig,
   peers: PeerConfig[],
-  opts: { clock?: Clock; router?: PathRouter } = {},
+  opts: { clock?: Clock; router?: PathRouter; start?: boolean } = {},
 ): TestNode {
   const clock = opts.clock ?? systemClock;
   const router = opts.router ?? new PathRouter();
@@ -89,13 +89,14 @@ export function startTestNode(
   });
   registerCore(router, { name: node.name, clock, startedAt: clock.now() });
   registerNode(router, { federation: fed, clock, startedAt: clock.now() });
+  if (opts.start === false) return { fed, router, log: logger.lines, port: node.listenPort ?? 0 };
   fed.start();
   return { fed, router, log: logger.lines, port: fed.listenAddr?.port ?? 0 };
 }
 
 /** Awaits `p`, failing with `what` after `ms` of real time (a guard, never a synchroniser). */
 export async function within<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const guard = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
   });

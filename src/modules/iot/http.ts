@@ -41,11 +41,19 @@ export function formatDuration(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))}s`;
 }
 
+/**
+ * `host` as it goes after `http://`: `10.0.0.5`, `plug.local:8080`, `[::1]:8080`;
+ * a bare IPv6 address (`fe80::1`, as the config parser leaves it) gets its brackets.
+ */
+export function urlHost(host: string): string {
+  return !host.startsWith("[") && host.split(":").length > 2 ? `[${host}]` : host;
+}
+
 /** Checks that `host` can be put after `http://` and names only a host and an optional port. */
 export function isValidHost(host: string): boolean {
   if (host.length === 0 || /[\s/?#@\\]/.test(host)) return false;
   try {
-    const url = new URL(`http://${host}/`);
+    const url = new URL(`http://${urlHost(host)}/`);
     return url.pathname === "/" && url.username === "" && url.password === "";
   } catch {
     return false;
@@ -233,7 +241,7 @@ function shortCause(detail: string): string {
 
 function hostName(host: string): string {
   try {
-    return new URL(`http://${host}/`).hostname;
+    return new URL(`http://${urlHost(host)}/`).hostname;
   } catch {
     return host;
   }

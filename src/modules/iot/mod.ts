@@ -12,5 +12,10 @@ export { createDriver, type DeviceDriver } from "./driver.ts";
 export { SimDriver } from "./sim.ts";
 export { TASMOTA_DEFAULT_USER, TasmotaDriver } from "./tasmota.ts";
 export { ShellyDriver, ShellyMethod } from "./shelly.ts";
-export { DeviceError, type DeviceErrorCode, IotConfigError, type IotConfigErrorCode } from "./errors.ts";
+export {
+  DeviceError,
+  type DeviceErrorCode,
+  IotConfigError,
+  type IotConfigErrorCode,
+} from "./errors.ts";
 export { type HttpDeps, MAX_ANSWER_BYTES } from "./http.ts";

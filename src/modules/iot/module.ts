@@ -284,7 +284,11 @@ class Iot implements IotModule {
     return p;
   }
 
-  #command(req: PathRequest, id: string, action: DeviceAction): Promise<PathResponse> | PathResponse {
+  #command(
+    req: PathRequest,
+    id: string,
+    action: DeviceAction,
+  ): Promise<PathResponse> | PathResponse {
     const d = this.#devices.get(id);
     if (!d) return this.#unknownDevice(id);
     if (this.#lifecycle.kind === "stopped") {

@@ -6,7 +6,7 @@
 import type { DeviceConfig } from "../../config/types.ts";
 import type { DeviceDriver } from "./driver.ts";
 import { DeviceError } from "./errors.ts";
-import { deviceAt, getJson, type HttpDeps, type HttpTarget, snippet } from "./http.ts";
+import { deviceAt, getJson, type HttpDeps, type HttpTarget, snippet, urlHost } from "./http.ts";
 
 /** The RPC methods used, as they appear in the URL. */
 export const ShellyMethod = {
@@ -33,7 +33,7 @@ export class ShellyDriver implements DeviceDriver {
   /** The exact URL sent for `method`. */
   rpcUrl(method: ShellyMethod, on?: boolean): string {
     const extra = on === undefined ? "" : `&on=${on}`;
-    return `http://${this.#target.host}/rpc/${method}?id=${this.#channel}${extra}`;
+    return `http://${urlHost(this.#target.host)}/rpc/${method}?id=${this.#channel}${extra}`;
   }
 
   async read(signal: AbortSignal): Promise<boolean> {

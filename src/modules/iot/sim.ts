@@ -11,25 +11,24 @@ export class SimDriver implements DeviceDriver {
   constructor(readonly id: string) {}
 
   read(signal: AbortSignal): Promise<boolean> {
-    this.#check(signal);
-    return Promise.resolve(this.#on);
+    return this.#apply(signal, () => this.#on);
   }
 
   set(on: boolean, signal: AbortSignal): Promise<boolean> {
-    this.#check(signal);
-    this.#on = on;
-    return Promise.resolve(this.#on);
+    return this.#apply(signal, () => (this.#on = on));
   }
 
   toggle(signal: AbortSignal): Promise<boolean> {
-    this.#check(signal);
-    this.#on = !this.#on;
-    return Promise.resolve(this.#on);
+    return this.#apply(signal, () => (this.#on = !this.#on));
   }
 
-  #check(signal: AbortSignal): void {
+  /** Runs `change` unless the call is already cancelled; failures are rejections, never throws. */
+  #apply(signal: AbortSignal, change: () => boolean): Promise<boolean> {
     if (signal.aborted) {
-      throw new DeviceError("cancelled", `the request to device ${this.id} was cancelled`);
+      return Promise.reject(
+        new DeviceError("cancelled", `the request to device ${this.id} was cancelled`),
+      );
     }
+    return Promise.resolve(change());
   }
 }

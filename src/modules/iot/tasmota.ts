@@ -7,7 +7,7 @@
 import type { DeviceConfig } from "../../config/types.ts";
 import type { DeviceDriver } from "./driver.ts";
 import { DeviceError } from "./errors.ts";
-import { deviceAt, getJson, type HttpDeps, type HttpTarget, snippet } from "./http.ts";
+import { deviceAt, getJson, type HttpDeps, type HttpTarget, snippet, urlHost } from "./http.ts";
 
 /** Tasmota's fixed web user name; it is the one WEB_USERNAME a stock build accepts. */
 export const TASMOTA_DEFAULT_USER = "admin";
@@ -44,7 +44,7 @@ export class TasmotaDriver implements DeviceDriver {
   /** The exact URL sent for `cmnd` (which carries the password when one is configured). */
   commandUrl(payload?: PowerPayload): string {
     const cmnd = payload === undefined ? this.#command : `${this.#command} ${payload}`;
-    return `http://${this.#target.host}/cm?${this.#auth}cmnd=${enc(cmnd)}`;
+    return `http://${urlHost(this.#target.host)}/cm?${this.#auth}cmnd=${enc(cmnd)}`;
   }
 
   read(signal: AbortSignal): Promise<boolean> {

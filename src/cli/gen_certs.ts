@@ -1,0 +1,139 @@
+/** `portal gen-certs`: creates (or reuses) a deployment CA and issues one node's certificate. */
+import { parseArgs } from "node:util";
+import {
+  CertError,
+  DEFAULT_CA_DAYS,
+  DEFAULT_NODE_DAYS,
+  genCerts,
+  MAX_DAYS,
+} from "../transport/certs.ts";
+
+/** Where the command writes its lines; tests capture them. */
+export interface CommandIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const consoleIo: CommandIo = {
+  out: (line) => console.log(line),
+  err: (line) => console.error(line),
+};
+
+export const GEN_CERTS_USAGE =
+  "usage: portal gen-certs --dir DIR --node NAME --host HOST[,HOST...] [--days N] [--force]";
+
+const HELP = `${GEN_CERTS_USAGE}
+
+Creates a private CA in DIR when there is none (ca.pem, ca.key) and issues the node
+certificate DIR/NAME.pem with its key DIR/NAME.key, signed by that CA. Run it once per node
+with the same DIR: the CA is reused, so every node trusts every other through tls_ca.
+
+  --dir DIR        directory for the files; created with mode 0700 when missing
+  --node NAME      the node's name: 1-64 characters of letters, digits, '.', '_', '-'
+  --host HOSTS     every name or address peers dial this node by, comma-separated or
+                   repeated: DNS names and IPv4/IPv6 literals (e.g. factory.example,10.0.0.7)
+  --days N         node certificate validity in days (default ${DEFAULT_NODE_DAYS}; a new CA
+                   gets ${DEFAULT_CA_DAYS} days, or N if longer)
+  --force          overwrite an existing NAME.pem / NAME.key (the CA is never overwritten)
+
+Private keys are written with mode 0600, certificates with 0644. Copy ca.pem (never
+ca.key) to every node, and set tls_cert, tls_key and tls_ca in its configuration.`;
+
+/**
+ * Runs `portal gen-certs` with the arguments after the subcommand. Returns the exit status:
+ * 0 done, 1 the files could not be created (exists, bad CA, I/O), 2 bad command line.
+ */
+export async function genCertsCommand(argv: string[], io: CommandIo = consoleIo): Promise<number> {
+  const usageError = (reason: string) => {
+    io.err(`portal gen-certs: ${reason}`);
+    io.err(GEN_CERTS_USAGE);
+    return 2;
+  };
+
+  let values: {
+    dir?: string;
+    node?: string;
+    host?: string[];
+    days?: string;
+    force?: boolean;
+    help?: boolean;
+  };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        dir: { type: "string" },
+        node: { type: "string" },
+        host: { type: "string", multiple: true },
+        days: { type: "string" },
+        force: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    return usageError(e instanceof Error ? e.message : String(e));
+  }
+  if (values.help) {
+    io.out(HELP);
+    return 0;
+  }
+  if (values.dir === undefined) return usageError("--dir is required");
+  if (values.node === undefined) return usageError("--node is required");
+  if (values.host === undefined) return usageError("--host is required");
+  let days: number | undefined;
+  if (values.days !== undefined) {
+    if (!/^[0-9]+$/.test(values.days)) {
+      return usageError(`--days must be a whole number of days, got '${values.days}'`);
+    }
+    days = Number(values.days);
+    if (days < 1 || days > MAX_DAYS) {
+      return usageError(`--days must be from 1 to ${MAX_DAYS}, got ${values.days}`);
+    }
+  }
+
+  let result;
+  try {
+    result = await genCerts({
+      dir: values.dir,
+      node: values.node,
+      hosts: values.host,
+      days,
+      force: values.force ?? false,
+    });
+  } catch (e) {
+    if (e instanceof CertError) {
+      if (e.code === "usage") return usageError(e.message);
+      io.err(`portal gen-certs: ${e.message}`);
+      return 1;
+    }
+    io.err(`portal gen-certs: unexpected failure: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+
+  for (const w of result.warnings) io.err(`portal gen-certs: warning: ${w}`);
+  const { issued } = result;
+  if (result.caCreated) {
+    io.out(`created CA certificate ${result.caCertPath}`);
+    io.out(`created CA private key ${result.caKeyPath} (keep it secret; needed for more nodes)`);
+  } else {
+    io.out(`reused CA ${result.caCertPath}`);
+  }
+  const sans = issued.subjectAltNames.map((s) => `${s.kind === "ip" ? "IP" : "DNS"}:${s.value}`);
+  io.out(`wrote ${result.keyPath} (private key of ${values.node}, mode 0600)`);
+  io.out(
+    `wrote ${result.certPath} (${sans.join(", ")}; valid until ${issued.notAfter.toISOString()})`,
+  );
+  if (issued.clampedToCa) {
+    io.err(
+      `portal gen-certs: warning: the certificate ends with the CA on ` +
+        `${issued.notAfter.toISOString()}, sooner than --days asked`,
+    );
+  }
+  io.out(
+    `configure ${values.node} with: tls_cert = ${result.certPath}, tls_key = ${result.keyPath}, ` +
+      `tls_ca = ${result.caCertPath}`,
+  );
+  return 0;
+}

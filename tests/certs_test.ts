@@ -1,0 +1,514 @@
+/** `portal gen-certs` and src/transport/certs.ts: files, modes, X.509 content, and rustls. */
+import assert from "node:assert/strict";
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+import { type CommandIo, GEN_CERTS_USAGE, genCertsCommand } from "../src/cli/gen_certs.ts";
+import {
+  CertError,
+  generateCa,
+  issueNodeCert,
+  loadCa,
+  parseHost,
+  parseHosts,
+  writeCerts,
+} from "../src/transport/certs.ts";
+
+interface Captured extends CommandIo {
+  readonly outLines: string[];
+  readonly errLines: string[];
+}
+
+function capture(): Captured {
+  const outLines: string[] = [];
+  const errLines: string[] = [];
+  return {
+    outLines,
+    errLines,
+    out: (l) => outLines.push(l),
+    err: (l) => errLines.push(l),
+  };
+}
+
+async function run(argv: string[]): Promise<{ code: number; io: Captured }> {
+  const io = capture();
+  const code = await genCertsCommand(argv, io);
+  return { code, io };
+}
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "portal-certs-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function mode(path: string): Promise<number> {
+  const info = await Deno.stat(path);
+  assert.notEqual(info.mode, null);
+  return info.mode! & 0o777;
+}
+
+const read = (path: string) => Deno.readTextFile(path);
+
+/** Makes DIR/NAME.{pem,key} (and the CA when missing) through the real command. */
+async function genNode(dir: string, node: string, hosts: string, extra: string[] = []) {
+  const { code, io } = await run(["--dir", dir, "--node", node, "--host", hosts, ...extra]);
+  assert.equal(code, 0, `gen-certs failed: ${io.errLines.join("\n")}`);
+  return io;
+}
+
+type Dial = (port: number) => Promise<Deno.TlsConn>;
+
+/**
+ * Serves `cert`/`key` on 127.0.0.1:0, dials once with `dial`, forces the handshake on both
+ * sides and, when it succeeds, sends a byte each way. Returns each side's failure, or null.
+ */
+async function tlsExchange(
+  cert: string,
+  key: string,
+  dial: Dial,
+): Promise<{ client: unknown; server: unknown }> {
+  const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
+  const port = listener.addr.port;
+  const server = (async () => {
+    const conn = await listener.accept();
+    try {
+      await conn.handshake();
+      const buf = new Uint8Array(1);
+      assert.equal(await conn.read(buf), 1);
+      assert.equal(await conn.write(buf), 1);
+    } finally {
+      conn.close();
+    }
+  })();
+  const client = (async () => {
+    const conn = await dial(port);
+    try {
+      await conn.handshake();
+      assert.equal(await conn.write(new Uint8Array([42])), 1);
+      const buf = new Uint8Array(1);
+      assert.equal(await conn.read(buf), 1);
+      assert.equal(buf[0], 42);
+    } finally {
+      conn.close();
+    }
+  })();
+  const [s, c] = await Promise.allSettled([server, client]);
+  listener.close();
+  return {
+    server: s.status === "rejected" ? s.reason : null,
+    client: c.status === "rejected" ? c.reason : null,
+  };
+}
+
+const dialIp = (ca: string): Dial => (port) =>
+  Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [ca] });
+
+/** TCP to 127.0.0.1, TLS verifying `serverName` (how tls_server_name works). */
+const dialAs = (ca: string, serverName: string): Dial => async (port) => {
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    return await Deno.startTls(tcp, { hostname: serverName, caCerts: [ca] });
+  } catch (e) {
+    tcp.close();
+    throw e;
+  }
+};
+
+Deno.test("gen-certs creates a CA and a node certificate rustls accepts by IP and by name", async () => {
+  await withTempDir(async (base) => {
+    const dir = `${base}/pki`;
+    const io = await genNode(dir, "office", "localhost,127.0.0.1");
+    const caPem = await read(`${dir}/ca.pem`);
+    const cert = await read(`${dir}/office.pem`);
+    const key = await read(`${dir}/office.key`);
+    assert.ok(io.outLines.some((l) => l.includes(`${dir}/ca.pem`)), io.outLines.join("\n"));
+    assert.ok(io.outLines.some((l) => l.includes(`${dir}/office.pem`)));
+    assert.ok(io.outLines.some((l) => l.includes(`${dir}/office.key`)));
+
+    assert.deepEqual(await tlsExchange(cert, key, dialIp(caPem)), { client: null, server: null });
+    assert.deepEqual(await tlsExchange(cert, key, dialAs(caPem, "localhost")), {
+      client: null,
+      server: null,
+    });
+  });
+});
+
+Deno.test("a dial that trusts another CA, or checks a name not in the SAN, is refused", async () => {
+  await withTempDir(async (base) => {
+    await genNode(`${base}/a`, "factory", "127.0.0.1,localhost");
+    await genNode(`${base}/b`, "stranger", "127.0.0.1,localhost");
+    const cert = await read(`${base}/a/factory.pem`);
+    const key = await read(`${base}/a/factory.key`);
+    const otherCa = await read(`${base}/b/ca.pem`);
+    const ownCa = await read(`${base}/a/ca.pem`);
+
+    for (const dial of [dialIp(otherCa), dialAs(otherCa, "localhost")]) {
+      const { client, server } = await tlsExchange(cert, key, dial);
+      assert.ok(client instanceof Error, "client accepted a certificate from an untrusted CA");
+      assert.match(client.message, /invalid peer certificate: UnknownIssuer/);
+      assert.ok(server instanceof Error, "server handshake should fail too");
+    }
+    const wrongName = await tlsExchange(cert, key, dialAs(ownCa, "hub.example"));
+    assert.ok(wrongName.client instanceof Error);
+    assert.match(wrongName.client.message, /not valid for name "hub.example"/);
+  });
+});
+
+Deno.test("gen-certs writes keys 0600, certificates 0644 and a new directory 0700", async () => {
+  await withTempDir(async (base) => {
+    const dir = `${base}/nested/pki`;
+    const oldUmask = Deno.umask(0o000); // the modes must not depend on the caller's umask
+    try {
+      await genNode(dir, "office", "127.0.0.1");
+    } finally {
+      Deno.umask(oldUmask);
+    }
+    assert.equal(await mode(dir), 0o700);
+    assert.equal(await mode(`${dir}/ca.key`), 0o600);
+    assert.equal(await mode(`${dir}/office.key`), 0o600);
+    assert.equal(await mode(`${dir}/ca.pem`), 0o644);
+    assert.equal(await mode(`${dir}/office.pem`), 0o644);
+    for (const f of ["ca.key", "office.key"]) {
+      const text = await read(`${dir}/${f}`);
+      assert.match(
+        text,
+        /^-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END PRIVATE KEY-----\n$/,
+      );
+    }
+    const entries = [];
+    for await (const e of Deno.readDir(dir)) entries.push(e.name);
+    assert.deepEqual(entries.sort(), ["ca.key", "ca.pem", "office.key", "office.pem"]);
+  });
+});
+
+Deno.test("certificates carry the required X.509 extensions", async () => {
+  await withTempDir(async (dir) => {
+    await genNode(dir, "factory-2", "factory.example,10.0.0.7,[2001:DB8::7],localhost,::1");
+    const ca = new x509.X509Certificate(await read(`${dir}/ca.pem`));
+    const leaf = new x509.X509Certificate(await read(`${dir}/factory-2.pem`));
+
+    assert.equal(ca.getExtension(x509.BasicConstraintsExtension)?.ca, true);
+    const caKu = ca.getExtension(x509.KeyUsagesExtension);
+    assert.ok(caKu && caKu.usages & x509.KeyUsageFlags.keyCertSign);
+    assert.equal(ca.subject, ca.issuer, "the CA is self-signed");
+    assert.equal(await ca.verify({ signatureOnly: true }), true);
+
+    assert.equal(leaf.getExtension(x509.BasicConstraintsExtension)?.ca, false);
+    assert.equal(leaf.getExtension(x509.BasicConstraintsExtension)?.critical, true);
+    assert.equal(
+      leaf.getExtension(x509.KeyUsagesExtension)?.usages,
+      x509.KeyUsageFlags.digitalSignature,
+    );
+    assert.deepEqual(
+      [...(leaf.getExtension(x509.ExtendedKeyUsageExtension)?.usages ?? [])],
+      [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
+    );
+    const san = leaf.getExtension(x509.SubjectAlternativeNameExtension);
+    assert.deepEqual(san?.names.toJSON(), [
+      { type: "dns", value: "factory.example" },
+      { type: "ip", value: "10.0.0.7" },
+      { type: "ip", value: "2001:db8::7" },
+      { type: "dns", value: "localhost" },
+      { type: "ip", value: "::1" },
+    ]);
+    assert.equal(leaf.subject, "CN=factory-2");
+    assert.equal(leaf.issuer, ca.subject);
+    assert.deepEqual(leaf.publicKey.algorithm, { name: "ECDSA", namedCurve: "P-256" });
+    assert.equal(await leaf.verify({ publicKey: ca.publicKey, signatureOnly: true }), true);
+    const aki = leaf.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
+    assert.equal(aki, ca.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId);
+    assert.ok(/^[4-7]/.test(leaf.serialNumber) && leaf.serialNumber.length === 32);
+  });
+});
+
+Deno.test("--days sets the node validity and a new CA outlives it", async () => {
+  await withTempDir(async (dir) => {
+    const before = Date.now();
+    await genNode(dir, "hub", "127.0.0.1", ["--days", "30"]);
+    const leaf = new x509.X509Certificate(await read(`${dir}/hub.pem`));
+    const ca = new x509.X509Certificate(await read(`${dir}/ca.pem`));
+    const day = 86_400_000;
+    assert.ok(Math.abs(leaf.notAfter.getTime() - (before + 30 * day)) < 60_000);
+    assert.ok(leaf.notBefore.getTime() < before, "backdated for clock skew");
+    assert.ok(ca.notAfter.getTime() > before + 3649 * day);
+  });
+});
+
+Deno.test("an existing node file is not overwritten without --force", async () => {
+  await withTempDir(async (dir) => {
+    await genNode(dir, "office", "127.0.0.1");
+    const before = {
+      cert: await read(`${dir}/office.pem`),
+      key: await read(`${dir}/office.key`),
+      ca: await read(`${dir}/ca.pem`),
+    };
+    const again = await run(["--dir", dir, "--node", "office", "--host", "127.0.0.1"]);
+    assert.equal(again.code, 1);
+    const msg = again.io.errLines.join("\n");
+    assert.match(msg, new RegExp(`${dir}/office\\.key`));
+    assert.match(msg, /--force/);
+    assert.equal(await read(`${dir}/office.pem`), before.cert);
+    assert.equal(await read(`${dir}/office.key`), before.key);
+
+    // Only one of the pair present still refuses, naming that file.
+    await Deno.remove(`${dir}/office.key`);
+    const half = await run(["--dir", dir, "--node", "office", "--host", "127.0.0.1"]);
+    assert.equal(half.code, 1);
+    assert.match(half.io.errLines.join("\n"), new RegExp(`${dir}/office\\.pem already exists`));
+    assert.equal(await read(`${dir}/office.pem`), before.cert);
+
+    // --force replaces both, keeps the CA, and restores 0600 on a key someone loosened.
+    await Deno.writeTextFile(`${dir}/office.key`, "old");
+    await Deno.chmod(`${dir}/office.key`, 0o644);
+    await genNode(dir, "office", "127.0.0.1,localhost", ["--force"]);
+    assert.notEqual(await read(`${dir}/office.pem`), before.cert);
+    assert.notEqual(await read(`${dir}/office.key`), "old");
+    assert.equal(await mode(`${dir}/office.key`), 0o600);
+    assert.equal(await read(`${dir}/ca.pem`), before.ca);
+    const leftovers = [];
+    for await (const e of Deno.readDir(dir)) if (e.name.includes(".tmp-")) leftovers.push(e.name);
+    assert.deepEqual(leftovers, []);
+  });
+});
+
+Deno.test("the CA is reused for a second node and both nodes verify against one ca.pem", async () => {
+  await withTempDir(async (dir) => {
+    await genNode(dir, "office", "127.0.0.1");
+    const caPem = await read(`${dir}/ca.pem`);
+    const caKey = await read(`${dir}/ca.key`);
+    const io = await genNode(dir, "factory", "localhost");
+    assert.ok(io.outLines.some((l) => /reused CA/.test(l)), io.outLines.join("\n"));
+    assert.equal(await read(`${dir}/ca.pem`), caPem);
+    assert.equal(await read(`${dir}/ca.key`), caKey);
+
+    const ca = new x509.X509Certificate(caPem);
+    for (const node of ["office", "factory"]) {
+      const leaf = new x509.X509Certificate(await read(`${dir}/${node}.pem`));
+      assert.equal(await leaf.verify({ publicKey: ca.publicKey, signatureOnly: true }), true);
+    }
+    const factory = await tlsExchange(
+      await read(`${dir}/factory.pem`),
+      await read(`${dir}/factory.key`),
+      dialAs(caPem, "localhost"),
+    );
+    assert.deepEqual(factory, { client: null, server: null });
+  });
+});
+
+Deno.test("a broken or half-present CA stops gen-certs without writing anything", async () => {
+  await withTempDir(async (base) => {
+    await genNode(`${base}/a`, "office", "127.0.0.1");
+    await genNode(`${base}/b`, "office", "127.0.0.1");
+
+    // ca.key of another CA next to ca.pem: refused, never signs with the wrong key.
+    const mixed = `${base}/mixed`;
+    await Deno.mkdir(mixed);
+    await Deno.copyFile(`${base}/a/ca.pem`, `${mixed}/ca.pem`);
+    await Deno.copyFile(`${base}/b/ca.key`, `${mixed}/ca.key`);
+    const r1 = await run(["--dir", mixed, "--node", "hub", "--host", "127.0.0.1"]);
+    assert.equal(r1.code, 1);
+    assert.match(r1.io.errLines.join("\n"), /ca\.key is not the private key of the CA/);
+
+    // Only ca.pem: refused rather than silently replacing the deployment's CA.
+    await Deno.remove(`${mixed}/ca.key`);
+    const r2 = await run(["--dir", mixed, "--node", "hub", "--host", "127.0.0.1"]);
+    assert.equal(r2.code, 1);
+    assert.match(r2.io.errLines.join("\n"), /ca\.key is missing/);
+
+    // A node certificate is not a CA.
+    await Deno.copyFile(`${base}/a/office.pem`, `${mixed}/ca.pem`);
+    await Deno.copyFile(`${base}/a/office.key`, `${mixed}/ca.key`);
+    const r3 = await run(["--dir", mixed, "--node", "hub", "--host", "127.0.0.1"]);
+    assert.equal(r3.code, 1);
+    assert.match(r3.io.errLines.join("\n"), /not a CA certificate/);
+
+    // A SEC1 key is named as such, with the command that converts it.
+    await Deno.copyFile(`${base}/a/ca.pem`, `${mixed}/ca.pem`);
+    await Deno.writeTextFile(
+      `${mixed}/ca.key`,
+      "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n",
+    );
+    const r4 = await run(["--dir", mixed, "--node", "hub", "--host", "127.0.0.1"]);
+    assert.equal(r4.code, 1);
+    assert.match(r4.io.errLines.join("\n"), /not PKCS#8; convert it with: openssl pkcs8 -topk8/);
+
+    const names = [];
+    for await (const e of Deno.readDir(mixed)) names.push(e.name);
+    assert.deepEqual(names.sort(), ["ca.key", "ca.pem"]);
+  });
+});
+
+Deno.test("usage errors exit 2 with one reason line and the usage, writing nothing", async () => {
+  await withTempDir(async (base) => {
+    const dir = `${base}/pki`;
+    const cases: [string[], RegExp][] = [
+      [["--node", "a", "--host", "h"], /--dir is required/],
+      [["--dir", dir, "--host", "h"], /--node is required/],
+      [["--dir", dir, "--node", "a"], /--host is required/],
+      [["--dir", dir, "--node", "a b", "--host", "h"], /invalid node name 'a b'/],
+      [["--dir", dir, "--node", "x".repeat(65), "--host", "h"], /invalid node name/],
+      [["--dir", dir, "--node", "ca", "--host", "h"], /reserved for the CA files/],
+      [["--dir", dir, "--node", "a", "--host", "1.2.3.256"], /not a valid IPv4 address/],
+      [["--dir", dir, "--node", "a", "--host", "good.example,,x"], /empty host name/],
+      [["--dir", dir, "--node", "a", "--host", "under_score.example"], /not a valid DNS name/],
+      [["--dir", dir, "--node", "a", "--host", "h", "--days", "0"], /--days must be from 1/],
+      [["--dir", dir, "--node", "a", "--host", "h", "--days", "1.5"], /whole number/],
+      [["--dir", dir, "--node", "a", "--host", "h", "--days", "99999999"], /--days must be/],
+      [["--dir", dir, "--node", "a", "--host", "h", "--colour"], /Unknown option '--colour'/],
+      [["--dir", dir, "--node", "a", "--host", "h", "extra"], /positional argument/i],
+      [["--dir", "--node", "a", "--host", "h"], /--node|argument/],
+    ];
+    for (const [argv, reason] of cases) {
+      const { code, io } = await run(argv);
+      assert.equal(code, 2, `${argv.join(" ")}: ${io.errLines.join(" | ")}`);
+      assert.equal(io.errLines.length, 2, argv.join(" "));
+      assert.match(io.errLines[0], /^portal gen-certs: /);
+      assert.match(io.errLines[0], reason, argv.join(" "));
+      assert.equal(io.errLines[1], GEN_CERTS_USAGE);
+      assert.deepEqual(io.outLines, []);
+    }
+    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("--help prints the usage and exits 0", async () => {
+  const { code, io } = await run(["--help"]);
+  assert.equal(code, 0);
+  assert.match(io.outLines.join("\n"), /^usage: portal gen-certs --dir DIR/);
+  assert.deepEqual(io.errLines, []);
+});
+
+Deno.test("--dir naming a file is an I/O error (exit 1)", async () => {
+  await withTempDir(async (base) => {
+    await Deno.writeTextFile(`${base}/file`, "x");
+    const { code, io } = await run(["--dir", `${base}/file`, "--node", "a", "--host", "h"]);
+    assert.equal(code, 1);
+    assert.match(io.errLines.join("\n"), /is not a directory/);
+  });
+});
+
+Deno.test("parseHost() tells IPv4 and IPv6 literals from DNS names", () => {
+  const ok: [string, { kind: "dns" | "ip"; value: string }][] = [
+    ["127.0.0.1", { kind: "ip", value: "127.0.0.1" }],
+    ["0.0.0.0", { kind: "ip", value: "0.0.0.0" }],
+    ["255.255.255.255", { kind: "ip", value: "255.255.255.255" }],
+    ["::1", { kind: "ip", value: "::1" }],
+    ["[::1]", { kind: "ip", value: "::1" }],
+    ["2001:DB8:0:0:0:0:0:1", { kind: "ip", value: "2001:db8::1" }],
+    ["::ffff:10.0.0.1", { kind: "ip", value: "::ffff:a00:1" }],
+    ["localhost", { kind: "dns", value: "localhost" }],
+    ["Factory.Example.", { kind: "dns", value: "factory.example" }],
+    [" hub-1.site-b.example ", { kind: "dns", value: "hub-1.site-b.example" }],
+    ["*.nodes.example", { kind: "dns", value: "*.nodes.example" }],
+    ["xn--fbrica-qta.example", { kind: "dns", value: "xn--fbrica-qta.example" }],
+    ["1node.example", { kind: "dns", value: "1node.example" }],
+  ];
+  for (const [input, want] of ok) assert.deepEqual(parseHost(input), want, input);
+
+  const bad = [
+    "",
+    "1.2.3",
+    "1.2.3.4.5",
+    "1.2.3.256",
+    "010.0.0.1",
+    "1..2.3",
+    "::1::2",
+    "fe80::1%eth0",
+    "[127.0.0.1]",
+    "fábrica.example",
+    "has space.example",
+    "-lead.example",
+    "trail-.example",
+    "a..b",
+    "under_score",
+    "*.example",
+    "a.*.example",
+    "x".repeat(64) + ".example",
+    "example.123",
+    "http://host",
+  ];
+  for (const input of bad) {
+    assert.throws(
+      () => parseHost(input),
+      (e) => e instanceof CertError && e.code === "usage",
+      input,
+    );
+  }
+  assert.deepEqual(parseHosts(["a.example,127.0.0.1", "A.example", "::1,[::1]"]), [
+    { kind: "dns", value: "a.example" },
+    { kind: "ip", value: "127.0.0.1" },
+    { kind: "ip", value: "::1" },
+  ]);
+});
+
+Deno.test("generateCa()/issueNodeCert()/loadCa() work without touching the disk", async () => {
+  const now = new Date("2030-01-01T00:00:00Z");
+  const ca = await generateCa({ commonName: "Test CA", days: 10, now });
+  assert.match(ca.certPem, /^-----BEGIN CERTIFICATE-----\n/);
+  const reloaded = await loadCa(ca.certPem, ca.keyPem, { now });
+  const issued = await issueNodeCert(reloaded, { name: "n1", hosts: ["127.0.0.1"], days: 30, now });
+  // Asked for 30 days from a CA with 10 left: the certificate ends with the CA.
+  assert.equal(issued.clampedToCa, true);
+  assert.equal(issued.notAfter.getTime(), ca.cert.notAfter.getTime());
+  const leaf = new x509.X509Certificate(issued.certPem);
+  assert.equal(await leaf.verify({ publicKey: ca.cert.publicKey, signatureOnly: true }), true);
+  await assert.rejects(
+    loadCa(ca.certPem, ca.keyPem, { now: new Date("2031-01-01T00:00:00Z") }),
+    (e) => e instanceof CertError && e.code === "bad_ca" && /expired/.test(e.message),
+  );
+});
+
+Deno.test("an RSA CA made elsewhere can be reused to issue node certificates", async () => {
+  const keys = await crypto.subtle.generateKey(
+    {
+      name: "RSASSA-PKCS1-v1_5",
+      modulusLength: 2048,
+      publicExponent: new Uint8Array([1, 0, 1]),
+      hash: "SHA-256",
+    },
+    true,
+    ["sign", "verify"],
+  );
+  const caCert = await x509.X509CertificateGenerator.createSelfSigned({
+    name: "CN=Corporate Root, O=Example, C=DE",
+    keys,
+    notAfter: new Date(Date.now() + 86_400_000 * 365),
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
+    ],
+  });
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey));
+  const keyPem = x509.PemConverter.encode(pkcs8, "PRIVATE KEY");
+  const caPem = caCert.toString("pem");
+  const ca = await loadCa(caPem, keyPem);
+  const issued = await issueNodeCert(ca, { name: "office", hosts: ["127.0.0.1"] });
+  assert.deepEqual(await tlsExchange(issued.certPem, issued.keyPem, dialIp(caPem)), {
+    client: null,
+    server: null,
+  });
+});
+
+Deno.test("writeCerts() refuses to overwrite without force and to escape the directory", async () => {
+  await withTempDir(async (dir) => {
+    const files = [{ fileName: "a.pem", contents: "A\n", mode: 0o644 }];
+    assert.deepEqual(await writeCerts(dir, files), [`${dir}/a.pem`]);
+    await assert.rejects(
+      writeCerts(dir, [{ fileName: "b.key", contents: "B", mode: 0o600 }, ...files]),
+      (e) => e instanceof CertError && e.code === "exists" && e.message.includes(`${dir}/a.pem`),
+    );
+    await assert.rejects(Deno.stat(`${dir}/b.key`), Deno.errors.NotFound, "nothing written");
+    await writeCerts(dir, [{ fileName: "a.pem", contents: "A2\n", mode: 0o600 }], { force: true });
+    assert.equal(await read(`${dir}/a.pem`), "A2\n");
+    assert.equal(await mode(`${dir}/a.pem`), 0o600);
+    for (const fileName of ["../x.pem", "sub/x.pem", ".hidden"]) {
+      await assert.rejects(
+        writeCerts(dir, [{ fileName, contents: "", mode: 0o600 }]),
+        (e) => e instanceof CertError && e.code === "usage",
+      );
+    }
+  });
+});

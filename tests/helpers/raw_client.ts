@@ -1,0 +1,82 @@
+/** A bare PORTAL02 client for tests: speaks frames directly, no Portal logic. */
+import { authDigest } from "../../src/auth/primitives.ts";
+import {
+  decodeJsonObject,
+  encodeAuthResponse,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  type JsonObject,
+  MsgType,
+} from "../../src/wire/mod.ts";
+
+/** One TCP connection with a frame reader. */
+export class RawClient {
+  readonly conn: Deno.TcpConn;
+  readonly #decoder = new FrameDecoder();
+  readonly #buf = new Uint8Array(65536);
+
+  private constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+  }
+
+  /** Connects to 127.0.0.1:port over plain TCP. */
+  static async connect(port: number): Promise<RawClient> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.setNoDelay(true);
+    return new RawClient(conn);
+  }
+
+  /** The next frame, or null at EOF (or on a reset). */
+  async next(): Promise<Frame | null> {
+    for (;;) {
+      const f = this.#decoder.next();
+      if (f) return { type: f.type, body: f.body.slice() };
+      let n: number | null;
+      try {
+        n = await this.conn.read(this.#buf);
+      } catch {
+        return null;
+      }
+      if (n === null) return null;
+      this.#decoder.push(this.#buf.subarray(0, n));
+    }
+  }
+
+  async send(type: MsgType, body: Uint8Array): Promise<void> {
+    await this.conn.write(encodeFrame(type, body));
+  }
+
+  async sendJson(type: MsgType, msg: JsonObject): Promise<void> {
+    await this.send(type, new TextEncoder().encode(JSON.stringify(msg)));
+  }
+
+  /** Reads the challenge and answers it; returns the verdict object. */
+  async authenticate(name: string, key: string): Promise<JsonObject> {
+    const challenge = await this.next();
+    if (!challenge || challenge.type !== MsgType.AuthChallenge) throw new Error("no challenge");
+    await this.send(MsgType.AuthResponse, encodeAuthResponse(authDigest(challenge.body, key), name));
+    return await this.json();
+  }
+
+  /** The next REQUEST/RESPONSE/EVENT body, answering PINGs on the way. */
+  async json(): Promise<JsonObject> {
+    for (;;) {
+      const f = await this.next();
+      if (f === null) throw new Error("connection closed");
+      if (f.type === MsgType.Ping) {
+        await this.send(MsgType.Pong, f.body);
+        continue;
+      }
+      return decodeJsonObject(f.body);
+    }
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}

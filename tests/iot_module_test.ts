@@ -1,0 +1,585 @@
+import assert from "node:assert/strict";
+import type { DeviceConfig, IotConfig } from "../src/config/types.ts";
+import { memoryLogger } from "../src/log/logger.ts";
+import { type PathResponse, PathRouter } from "../src/modules/router.ts";
+import { type Clock, FakeClock, systemClock } from "../src/util/clock.ts";
+import type { Method } from "../src/wire/constants.ts";
+import {
+  createIotModule,
+  type DeviceView,
+  IotConfigError,
+  type IotModule,
+  MAX_WAITING_COMMANDS,
+} from "../src/modules/iot/mod.ts";
+import { startFakeTasmota } from "./fakes/tasmota.ts";
+import { startFakeShelly } from "./fakes/shelly.ts";
+
+function dev(id: string, over: Partial<DeviceConfig> = {}): DeviceConfig {
+  return {
+    id,
+    driver: "sim",
+    host: null,
+    kind: "plug",
+    label: id,
+    user: null,
+    password: null,
+    channel: 0,
+    timeoutMs: 3000,
+    ...over,
+  };
+}
+
+interface Rig {
+  readonly iot: IotModule;
+  readonly router: PathRouter;
+  readonly clock: FakeClock;
+  readonly lines: string[];
+  readonly events: [string, DeviceView][];
+  /** Sends a request through the router, as the federation, HTTP API and shell do. */
+  req(method: Method, path: string, signal?: AbortSignal): Promise<PathResponse>;
+}
+
+function rig(
+  devices: DeviceConfig[],
+  pollIntervalMs = 30_000,
+  clock: Clock = new FakeClock(),
+): Rig {
+  const logger = memoryLogger();
+  const events: [string, DeviceView][] = [];
+  const config: IotConfig = { pollIntervalMs, devices };
+  const iot = createIotModule(config, {
+    clock,
+    logger,
+    onEvent: (topic, data) => events.push([topic, data as DeviceView]),
+  });
+  const router = new PathRouter();
+  iot.register(router);
+  return {
+    iot,
+    router,
+    clock: clock as FakeClock,
+    lines: logger.lines,
+    events,
+    req: (method, path, signal) => router.handle({ method, path, args: {}, origin: null, signal }),
+  };
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Resolves with "pending" if `p` has not settled after the event loop drained pending I/O once. */
+async function settledYet(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  p.then(() => (done = true), () => (done = true));
+  await new Promise((r) => setTimeout(r, 0));
+  return done;
+}
+
+Deno.test("GET and LIST /iot/devices answer every device object", async () => {
+  const t = rig([
+    dev("sim-1", { label: "Test lamp", kind: "lamp" }),
+    dev("plug-001", { driver: "tasmota", host: "10.0.0.5", label: "Press line plug" }),
+    dev("relay-7", { driver: "shelly", host: "10.0.0.6:8080" }),
+  ]);
+  const expected = [
+    {
+      id: "sim-1",
+      kind: "lamp",
+      label: "Test lamp",
+      driver: "sim",
+      on: false,
+      online: true,
+      error: null,
+    },
+    {
+      id: "plug-001",
+      kind: "plug",
+      label: "Press line plug",
+      driver: "tasmota",
+      on: null,
+      online: false,
+      error: null,
+    },
+    {
+      id: "relay-7",
+      kind: "plug",
+      label: "relay-7",
+      driver: "shelly",
+      on: null,
+      online: false,
+      error: null,
+    },
+  ];
+  assert.deepEqual(await t.req("GET", "/iot/devices"), { status: 200, body: expected });
+  assert.deepEqual(await t.req("LIST", "/iot/devices"), { status: 200, body: expected });
+  assert.deepEqual(await t.req("LIST", "/iot"), { status: 200, body: ["devices"] });
+  assert.deepEqual(t.iot.devices(), expected);
+  await t.iot.stop();
+});
+
+Deno.test("paths answer 404/405 with a sentence for unknown devices and actions", async () => {
+  const t = rig([dev("sim-1"), dev("sim-2")]);
+  assert.deepEqual(await t.req("GET", "/iot/devices/sim-1"), {
+    status: 200,
+    body: {
+      id: "sim-1",
+      kind: "plug",
+      label: "sim-1",
+      driver: "sim",
+      on: false,
+      online: true,
+      error: null,
+    },
+  });
+  const unknown = { status: 404, error: 'no device "plug-009" on this node (known: sim-1, sim-2)' };
+  assert.deepEqual(await t.req("GET", "/iot/devices/plug-009"), unknown);
+  assert.deepEqual(await t.req("CALL", "/iot/devices/plug-009/on"), unknown);
+  assert.deepEqual(await t.req("CALL", "/iot/devices/plug-009/explode"), unknown);
+  assert.deepEqual(await t.req("LIST", "/iot/devices/plug-009"), unknown);
+  assert.deepEqual(await t.req("CALL", "/iot/devices/sim-1/explode"), {
+    status: 404,
+    error: 'device sim-1 has no action "explode" (use on, off or toggle)',
+  });
+  assert.deepEqual(await t.req("LIST", "/iot/devices/sim-1"), {
+    status: 200,
+    body: ["off", "on", "toggle"],
+  });
+  const get = await t.req("GET", "/iot/devices/sim-1/on");
+  assert.equal(get.status, 405);
+  assert.equal(t.iot.counters.commands, 0);
+  await t.iot.stop();
+});
+
+Deno.test("a sim device switches through the router and remembers its state", async () => {
+  const t = rig([dev("sim-1")]);
+  const on = (await t.req("CALL", "/iot/devices/sim-1/on")).body as DeviceView;
+  assert.equal(on.on, true);
+  assert.equal(((await t.req("GET", "/iot/devices/sim-1")).body as DeviceView).on, true);
+  assert.equal(((await t.req("CALL", "/iot/devices/sim-1/toggle")).body as DeviceView).on, false);
+  assert.equal(((await t.req("CALL", "/iot/devices/sim-1/toggle")).body as DeviceView).on, true);
+  assert.equal(((await t.req("CALL", "/iot/devices/sim-1/off")).body as DeviceView).on, false);
+  assert.equal(((await t.req("CALL", "/iot/devices/sim-1/off")).body as DeviceView).on, false);
+  assert.equal(t.iot.counters.commands, 5);
+  assert.equal(t.iot.counters.changes, 4);
+  assert.deepEqual(t.events.map(([topic, d]) => `${topic} ${d.on}`), [
+    "/iot/devices/sim-1 true",
+    "/iot/devices/sim-1 false",
+    "/iot/devices/sim-1 true",
+    "/iot/devices/sim-1 false",
+  ]);
+  assert.match(t.lines[0], /INFO {2}device sim-1 is on module=iot device=sim-1 on=true .*by=local/);
+  await t.iot.stop();
+});
+
+Deno.test("a tasmota device with a password switches through the router", async () => {
+  const fake = await startFakeTasmota({ password: "joker" });
+  const t = rig([
+    dev("plug-001", { driver: "tasmota", host: fake.host, user: "admin", password: "joker" }),
+    dev("plug-002", { driver: "tasmota", host: fake.host, password: "wrong" }),
+  ]);
+  try {
+    const on = await t.req("CALL", "/iot/devices/plug-001/on");
+    assert.deepEqual(on, {
+      status: 200,
+      body: {
+        id: "plug-001",
+        kind: "plug",
+        label: "plug-001",
+        driver: "tasmota",
+        on: true,
+        online: true,
+        error: null,
+      },
+    });
+    assert.deepEqual(fake.relays, [true]);
+    assert.equal(
+      ((await t.req("CALL", "/iot/devices/plug-001/toggle")).body as DeviceView).on,
+      false,
+    );
+    assert.deepEqual(fake.relays, [false]);
+    assert.equal(((await t.req("CALL", "/iot/devices/plug-001/on")).body as DeviceView).on, true);
+    assert.equal(((await t.req("CALL", "/iot/devices/plug-001/off")).body as DeviceView).on, false);
+    assert.deepEqual(fake.relays, [false]);
+    assert.deepEqual(fake.requests, [
+      "/cm?user=admin&password=joker&cmnd=Power%20On",
+      "/cm?user=admin&password=joker&cmnd=Power%20Toggle",
+      "/cm?user=admin&password=joker&cmnd=Power%20On",
+      "/cm?user=admin&password=joker&cmnd=Power%20Off",
+    ]);
+
+    // The wrong password never switches anything and says what to fix.
+    const denied = await t.req("CALL", "/iot/devices/plug-002/on");
+    assert.equal(denied.status, 502);
+    assert.match(denied.error!, /^device plug-002 at 127\.0\.0\.1:\d+ rejected Power On: it needs/);
+    assert.deepEqual(fake.relays, [false]);
+    const view = t.iot.device("plug-002")!;
+    assert.equal(view.online, false);
+    assert.equal(view.error, denied.error);
+  } finally {
+    await t.iot.stop();
+    await fake.close();
+  }
+});
+
+Deno.test("a shelly device switches through the router on its channel", async () => {
+  const fake = await startFakeShelly({ switches: 2 });
+  const t = rig([dev("relay-7", { driver: "shelly", host: fake.host, channel: 1 })]);
+  try {
+    t.iot.start();
+    await t.iot.idle();
+    assert.equal(t.iot.device("relay-7")!.on, false);
+    assert.equal(t.iot.device("relay-7")!.online, true);
+    assert.equal(((await t.req("CALL", "/iot/devices/relay-7/on")).body as DeviceView).on, true);
+    assert.deepEqual(fake.outputs, [false, true]);
+    assert.equal(
+      ((await t.req("CALL", "/iot/devices/relay-7/toggle")).body as DeviceView).on,
+      false,
+    );
+    assert.equal(
+      ((await t.req("CALL", "/iot/devices/relay-7/toggle")).body as DeviceView).on,
+      true,
+    );
+    assert.equal(((await t.req("CALL", "/iot/devices/relay-7/off")).body as DeviceView).on, false);
+    assert.deepEqual(fake.outputs, [false, false]);
+    assert.deepEqual(fake.requests, [
+      "/rpc/Switch.GetStatus?id=1",
+      "/rpc/Switch.Set?id=1&on=true",
+      "/rpc/Switch.Toggle?id=1",
+      "/rpc/Switch.Toggle?id=1",
+      "/rpc/Switch.Set?id=1&on=false",
+    ]);
+  } finally {
+    await t.iot.stop();
+    await fake.close();
+  }
+});
+
+Deno.test("a device that is down answers 502 naming it and goes offline", async () => {
+  const port = freePort();
+  const t = rig([
+    dev("plug-002", { driver: "tasmota", host: `127.0.0.1:${port}`, timeoutMs: 500 }),
+    dev("sim-1"),
+  ]);
+  try {
+    const res = await t.req("CALL", "/iot/devices/plug-002/on");
+    assert.deepEqual(res, {
+      status: 502,
+      error: `device plug-002 at 127.0.0.1:${port} refused the connection`,
+    });
+    const view = (await t.req("GET", "/iot/devices/plug-002")).body as DeviceView;
+    assert.equal(view.online, false);
+    assert.equal(view.on, null);
+    assert.equal(view.error, res.error);
+    assert.deepEqual(t.events.map(([topic, d]) => [topic, d.online]), [[
+      "/iot/devices/plug-002",
+      false,
+    ]]);
+    assert.equal(t.iot.counters.failures, 1);
+    assert.match(
+      t.lines.at(-1)!,
+      /WARN {2}device plug-002 at .* refused the connection .*online=false/,
+    );
+    // Other devices are unaffected.
+    assert.equal((await t.req("CALL", "/iot/devices/sim-1/on")).status, 200);
+  } finally {
+    await t.iot.stop();
+  }
+});
+
+Deno.test("a device that goes away and comes back is followed by the poller", async () => {
+  const fake = await startFakeTasmota();
+  const t = rig([dev("plug-001", { driver: "tasmota", host: fake.host, timeoutMs: 500 })], 10_000);
+  try {
+    t.iot.start();
+    await t.iot.idle();
+    assert.equal(t.iot.counters.polls, 1);
+    assert.deepEqual(t.iot.device("plug-001"), {
+      id: "plug-001",
+      kind: "plug",
+      label: "plug-001",
+      driver: "tasmota",
+      on: false,
+      online: true,
+      error: null,
+    });
+
+    await fake.close();
+    t.clock.advance(10_000);
+    await t.iot.idle();
+    assert.equal(t.iot.counters.polls, 2);
+    assert.equal(t.iot.device("plug-001")!.online, false);
+    assert.match(t.iot.device("plug-001")!.error!, /refused the connection/);
+
+    // Still down at the next poll: no new change, no new event.
+    t.clock.advance(10_000);
+    await t.iot.idle();
+    assert.equal(t.events.length, 2);
+
+    fake.relays[0] = true; // switched on by hand while Portal could not see it
+    await fake.reopen();
+    t.clock.advance(10_000);
+    await t.iot.idle();
+    assert.equal(t.iot.device("plug-001")!.online, true);
+    assert.equal(t.iot.device("plug-001")!.on, true);
+    assert.deepEqual(
+      t.events.map(([, d]) => `${d.online}/${d.on}`),
+      ["true/false", "false/null", "true/true"],
+    );
+    assert.deepEqual(t.iot.counters, { polls: 4, changes: 3, failures: 2, commands: 0 });
+    assert.match(t.lines.at(-1)!, /INFO {2}device plug-001 is online and on .*by=poll/);
+  } finally {
+    await t.iot.stop();
+    await fake.close();
+  }
+});
+
+Deno.test("a poll reports a change made on the device as one line and one event", async () => {
+  const fake = await startFakeShelly();
+  const t = rig([dev("relay-1", { driver: "shelly", host: fake.host })], 5_000);
+  try {
+    t.iot.start();
+    await t.iot.idle();
+    const before = t.lines.length;
+    fake.outputs[0] = true;
+    t.clock.advance(4_999);
+    await t.iot.idle();
+    assert.equal(t.iot.counters.polls, 1);
+    t.clock.advance(1);
+    await t.iot.idle();
+    assert.equal(t.iot.counters.polls, 2);
+    assert.equal(t.lines.length, before + 1);
+    assert.match(t.lines.at(-1)!, /INFO {2}device relay-1 is on module=iot device=relay-1 on=true/);
+    assert.deepEqual(t.events.at(-1), ["/iot/devices/relay-1", t.iot.device("relay-1")]);
+    assert.equal(t.iot.device("relay-1")!.on, true);
+  } finally {
+    await t.iot.stop();
+    await fake.close();
+  }
+});
+
+Deno.test("a hanging device does not delay a request to another device", async () => {
+  const hanging = await startFakeTasmota();
+  const fine = await startFakeShelly();
+  const t = rig([
+    dev("plug-001", { driver: "tasmota", host: hanging.host, timeoutMs: 3000 }),
+    dev("relay-1", { driver: "shelly", host: fine.host }),
+  ]);
+  try {
+    hanging.behaviour = "hang";
+    const stuck = t.req("CALL", "/iot/devices/plug-001/on");
+    await hanging.received(1);
+    const other = await t.req("CALL", "/iot/devices/relay-1/on");
+    assert.equal(other.status, 200);
+    assert.equal((other.body as DeviceView).on, true);
+    assert.equal((await t.req("GET", "/iot/devices")).status, 200);
+    assert.equal(await settledYet(stuck), false);
+
+    t.clock.advance(3000);
+    assert.deepEqual(await stuck, {
+      status: 502,
+      error: `device plug-001 at ${hanging.host} did not answer within 3s`,
+    });
+    assert.equal(t.iot.device("plug-001")!.online, false);
+  } finally {
+    await t.iot.stop();
+    await hanging.close();
+    await fine.close();
+  }
+});
+
+Deno.test("on the real clock, a hanging device answers 502 within its timeout", async () => {
+  const fake = await startFakeTasmota();
+  const t = rig(
+    [dev("plug-001", { driver: "tasmota", host: fake.host, timeoutMs: 500 })],
+    30_000,
+    systemClock,
+  );
+  try {
+    fake.behaviour = "hang";
+    const started = performance.now();
+    const res = await t.req("CALL", "/iot/devices/plug-001/toggle");
+    const took = performance.now() - started;
+    assert.equal(res.status, 502);
+    assert.match(res.error!, /did not answer within 500ms$/);
+    assert.ok(took >= 490 && took < 5000, `took ${took}ms`);
+    assert.equal(t.iot.device("plug-001")!.online, false);
+  } finally {
+    await t.iot.stop();
+    await fake.close();
+  }
+});
+
+Deno.test("polls of one device never overlap", async () => {
+  const fake = await startFakeTasmota();
+  const t = rig([dev("plug-001", { driver: "tasmota", host: fake.host, timeoutMs: 5000 })], 1000);
+  try {
+    fake.behaviour = "hang";
+    t.iot.start();
+    await fake.received(1);
+    for (let i = 0; i < 4; i++) t.clock.advance(1000); // the poll still hangs
+    assert.equal(fake.requests.length, 1);
+    assert.equal(t.iot.counters.polls, 1);
+    t.clock.advance(1000); // 5 s: the poll times out
+    await t.iot.idle();
+    assert.equal(t.iot.counters.failures, 1);
+    fake.behaviour = "normal";
+    t.clock.advance(1000);
+    await t.iot.idle();
+    assert.equal(fake.requests.length, 2);
+    assert.equal(t.iot.device("plug-001")!.online, true);
+  } finally {
+    await t.iot.stop();
+    await fake.close();
+  }
+});
+
+Deno.test("commands to one device wait their turn, and only so many may wait", async () => {
+  const fake = await startFakeTasmota();
+  const t = rig([dev("plug-001", { driver: "tasmota", host: fake.host })]);
+  try {
+    fake.behaviour = "hang";
+    const first = t.req("CALL", "/iot/devices/plug-001/on");
+    await fake.received(1);
+    const waiting = Array.from(
+      { length: MAX_WAITING_COMMANDS },
+      () => t.req("CALL", "/iot/devices/plug-001/toggle"),
+    );
+    const refused = await t.req("CALL", "/iot/devices/plug-001/off");
+    assert.equal(refused.status, 503);
+    assert.match(refused.error!, /already has 8 commands waiting/);
+    assert.equal(fake.requests.length, 1); // serialised: the others have not been sent
+
+    fake.behaviour = "normal";
+    t.clock.advance(3000); // the first command times out; the queue then drains in order
+    assert.equal((await first).status, 502);
+    const results = await Promise.all(waiting);
+    assert.deepEqual(
+      results.map((r) => (r.body as DeviceView).on),
+      [true, false, true, false, true, false, true, false],
+    );
+    assert.equal(fake.requests.length, 1 + MAX_WAITING_COMMANDS);
+  } finally {
+    await t.iot.stop();
+    await fake.close();
+  }
+});
+
+Deno.test("a caller that gives up gets 504 and leaves the device's state alone", async () => {
+  const fake = await startFakeTasmota();
+  const t = rig([dev("plug-001", { driver: "tasmota", host: fake.host })]);
+  try {
+    assert.equal((await t.req("CALL", "/iot/devices/plug-001/on")).status, 200);
+    fake.behaviour = "hang";
+    const ctrl = new AbortController();
+    const res = t.req("CALL", "/iot/devices/plug-001/off", ctrl.signal);
+    await fake.received(2);
+    ctrl.abort();
+    const answer = await res;
+    assert.equal(answer.status, 504);
+    assert.match(answer.error!, /cancelled/);
+    assert.equal(t.iot.device("plug-001")!.online, true);
+    assert.equal(t.iot.device("plug-001")!.on, true);
+    assert.equal(t.iot.counters.failures, 0);
+  } finally {
+    await t.iot.stop();
+    await fake.close();
+  }
+});
+
+Deno.test("a device answering garbage answers 502 with a sentence", async () => {
+  const fake = await startFakeShelly();
+  const t = rig([dev("relay-1", { driver: "shelly", host: fake.host })]);
+  try {
+    fake.behaviour = "garbage";
+    const res = await t.req("CALL", "/iot/devices/relay-1/on");
+    assert.deepEqual(res, {
+      status: 502,
+      error:
+        `device relay-1 at ${fake.host} answered Switch.Set with something that is not JSON: "OK"`,
+    });
+    assert.equal(t.iot.device("relay-1")!.online, false);
+  } finally {
+    await t.iot.stop();
+    await fake.close();
+  }
+});
+
+Deno.test("stop() cancels polls, queued commands and timers, leaving nothing behind", async () => {
+  const fake = await startFakeTasmota();
+  const t = rig([
+    dev("plug-001", { driver: "tasmota", host: fake.host }),
+    dev("sim-1"),
+  ], 1000);
+  try {
+    fake.behaviour = "hang";
+    t.iot.start();
+    await fake.received(1);
+    const queued = t.req("CALL", "/iot/devices/plug-001/on");
+    await t.iot.stop();
+    assert.deepEqual(await queued, {
+      status: 503,
+      error: "the on command for device plug-001 was cancelled: the node is shutting down",
+    });
+    assert.equal(t.clock.pending, 0);
+    assert.equal(t.iot.device("plug-001")!.error, null); // shutting down is not the device's fault
+    assert.deepEqual(await t.req("CALL", "/iot/devices/sim-1/on"), {
+      status: 503,
+      error: "device sim-1 was not switched: the node is shutting down",
+    });
+    assert.equal(fake.requests.length, 1);
+  } finally {
+    await t.iot.stop();
+    await fake.close();
+  }
+});
+
+Deno.test("createIotModule() refuses configs it cannot drive", () => {
+  const cases: [DeviceConfig[], string, RegExp][] = [
+    [
+      [dev("p", { driver: "tasmota" })],
+      "missing_host",
+      /\[device:p\] uses driver tasmota but has no host/,
+    ],
+    [[dev("p", { driver: "shelly", host: "http://10.0.0.5" })], "bad_host", /without http:\/\//],
+    [[dev("p", { driver: "shelly", host: "10.0.0.5/rpc" })], "bad_host", /not an address/],
+    [[dev("p"), dev("p")], "duplicate_device", /\[device:p\] is defined twice/],
+    [[dev("p", { timeoutMs: 0 })], "bad_value", /timeout must be more than 0/],
+    [[dev("p", { channel: -1 })], "bad_value", /channel must be a whole number/],
+  ];
+  // Addresses as the config parser hands them over are accepted.
+  for (const host of ["10.0.0.5", "plug.local", "127.0.0.1:8123", "fe80::1", "[::1]:8080"]) {
+    createIotModule(
+      { pollIntervalMs: 1000, devices: [dev("p", { driver: "tasmota", host })] },
+      { clock: new FakeClock(), logger: memoryLogger() },
+    );
+  }
+  for (const [devices, code, message] of cases) {
+    assert.throws(
+      () =>
+        createIotModule({ pollIntervalMs: 1000, devices }, {
+          clock: new FakeClock(),
+          logger: memoryLogger(),
+        }),
+      (e: unknown) => e instanceof IotConfigError && e.code === code && message.test(e.message),
+    );
+  }
+});
+
+Deno.test("poll_interval 0 reads devices once at start and never again", async () => {
+  const fake = await startFakeShelly();
+  const t = rig([dev("relay-1", { driver: "shelly", host: fake.host })], 0);
+  try {
+    t.iot.start();
+    await t.iot.idle();
+    assert.equal(t.iot.device("relay-1")!.online, true);
+    assert.equal(t.clock.pending, 0);
+    assert.equal(fake.requests.length, 1);
+  } finally {
+    await t.iot.stop();
+    await fake.close();
+  }
+});
