@@ -1,0 +1,206 @@
+/**
+ * `portal --config FILE`: assembles a node (federation, path router, modules,
+ * HTTP API) from a resolved config, runs it until SIGTERM/SIGINT, then stops
+ * within 5 s and exits 0.
+ */
+import type { Config } from "../config/types.ts";
+import { ConfigError, loadConfig } from "../config/mod.ts";
+import { Federation } from "../federation/federation.ts";
+import { type HttpApi, startHttpApi } from "../http/mod.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+import { registerCore } from "../modules/core/mod.ts";
+import { createIotModule, type IotModule } from "../modules/iot/mod.ts";
+import { registerNode } from "../modules/node/mod.ts";
+import { PathRouter } from "../modules/router.ts";
+import { errorText } from "../transport/connection.ts";
+import { type Dialer, openListener, tcpTlsDialer } from "../transport/net.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
+import { notifySystemd } from "./notify.ts";
+
+/** A node that is up: listener bound, API serving, dials started. */
+export interface RunningNode {
+  readonly config: Config;
+  readonly federation: Federation;
+  readonly router: PathRouter;
+  readonly http: HttpApi | null;
+  readonly iot: IotModule | null;
+  /** Stops everything: no new connections, pending requests failed, links closed. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startNode}. */
+export interface StartNodeOptions {
+  readonly logger: Logger;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
+  /** Default: TCP + TLS per the config. */
+  readonly dialer?: Dialer;
+}
+
+/** Why a node could not start, with a sentence saying what to change. */
+export class StartError extends Error {
+  override readonly name = "StartError";
+  constructor(readonly code: "tls_files" | "listen" | "http", message: string) {
+    super(message);
+  }
+}
+
+async function readPem(path: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new StartError("tls_files", `cannot read ${what} ${path}: ${errorText(e)}`);
+  }
+}
+
+/** Builds and starts a node from `config`. */
+export async function startNode(config: Config, options: StartNodeOptions): Promise<RunningNode> {
+  const log = options.logger;
+  const clock = options.clock ?? systemClock;
+  const node = config.node;
+  const startedAt = clock.now();
+  const router = new PathRouter();
+
+  if (!node.tls) {
+    log.warn("TLS is off (tls = false): federation traffic and keys' digests travel in clear text");
+  }
+  for (const p of config.peers) {
+    if (node.tls && !p.tlsVerify) {
+      log.warn(`tls_verify = false for peer ${p.name}: certificate verification cannot be skipped ` +
+        `by this runtime, so dials to it will fail; put its CA in tls_ca instead`);
+    }
+  }
+  const caCerts = node.tls && node.tlsCa ? [await readPem(node.tlsCa, "tls_ca")] : null;
+  let cert = "";
+  let key = "";
+  if (node.tls && node.listenPort !== null) {
+    cert = await readPem(node.tlsCert ?? "", "tls_cert");
+    key = await readPem(node.tlsKey ?? "", "tls_key");
+  }
+
+  const federation = new Federation({
+    config,
+    router,
+    logger: log,
+    clock,
+    dialer: options.dialer ?? tcpTlsDialer({ tls: node.tls, caCerts }),
+    listen: node.listenPort === null ? null : () =>
+      openListener({
+        hostname: node.listenHost,
+        port: node.listenPort ?? 0,
+        tls: node.tls,
+        cert,
+        key,
+      }),
+  });
+  registerCore(router, { name: node.name, clock, startedAt });
+  registerNode(router, { federation, clock, startedAt });
+
+  let iot: IotModule | null = null;
+  if (config.iot) {
+    iot = createIotModule(config.iot, { clock, logger: log.with({ component: "iot" }) });
+    iot.register(router);
+  }
+
+  try {
+    federation.listen();
+  } catch (e) {
+    await federation.stop();
+    throw new StartError("listen", `${errorText(e)} — is another portal running? check [mod_node] listen_port`);
+  }
+  let http: HttpApi | null = null;
+  if (config.http.listen !== null) {
+    try {
+      http = await startHttpApi({ config: config.http, router, logger: log });
+    } catch (e) {
+      await federation.stop();
+      throw new StartError("http", `${errorText(e)} — check [mod_http] listen`);
+    }
+  }
+  iot?.start();
+  federation.dialAll();
+
+  let stopping: Promise<void> | null = null;
+  return {
+    config,
+    federation,
+    router,
+    http,
+    iot,
+    stop() {
+      stopping ??= (async () => {
+        await Promise.allSettled([
+          http?.shutdown() ?? Promise.resolve(),
+          iot?.stop() ?? Promise.resolve(),
+          federation.stop(),
+        ]);
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** How long a stop may take before the process exits regardless. */
+const STOP_DEADLINE_MS = 5000;
+
+/** Runs a node until a signal; returns the exit status (2 config, 1 start failure, 0 clean stop). */
+export async function runNode(configPath: string): Promise<number> {
+  let config: Config;
+  try {
+    config = await loadConfig(configPath);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      return 2;
+    }
+    throw e;
+  }
+  const logger = createLogger({ level: config.portal.logLevel, format: config.portal.logFormat });
+  let running: RunningNode;
+  try {
+    running = await startNode(config, { logger });
+  } catch (e) {
+    if (e instanceof StartError) {
+      logger.error(e.message);
+      console.error(`portal: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+  const fedAddr = running.federation.listenAddr;
+  logger.info("node ready", {
+    node: config.node.name,
+    federation: fedAddr ? `${fedAddr.hostname}:${fedAddr.port}` : "off",
+    api: running.http ? `${running.http.addr.hostname}:${running.http.addr.port}` : "off",
+  });
+  await notifySystemd("READY=1", logger);
+
+  const signal = await waitForSignal(logger);
+  logger.info("stopping", { signal });
+  await notifySystemd("STOPPING=1", logger);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), STOP_DEADLINE_MS)));
+  const outcome = await Promise.race([running.stop().then(() => "done" as const), deadline]);
+  clearTimeout(timer);
+  if (outcome === "late") logger.warn(`stop took longer than ${STOP_DEADLINE_MS / 1000}s; exiting anyway`);
+  logger.info("stopped");
+  return 0;
+}
+
+function waitForSignal(logger: Logger): Promise<string> {
+  return new Promise((resolve) => {
+    const handlers: [Deno.Signal, () => void][] = [];
+    const done = (sig: string) => {
+      for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+      resolve(sig);
+    };
+    for (const sig of ["SIGTERM", "SIGINT"] as const) {
+      const h = () => done(sig);
+      handlers.push([sig, h]);
+      Deno.addSignalListener(sig, h);
+    }
+    const hup = () => logger.warn("SIGHUP received: configuration is read at start only; restart portal to apply changes");
+    handlers.push(["SIGHUP", hup]);
+    Deno.addSignalListener("SIGHUP", hup);
+  });
+}
