@@ -131,7 +131,12 @@ export class NodeClient {
     try {
       let response: Response;
       try {
-        response = await fetch(url, { method: method === "CALL" ? "POST" : "GET", headers, body, signal });
+        response = await fetch(url, {
+          method: method === "CALL" ? "POST" : "GET",
+          headers,
+          body,
+          signal,
+        });
       } catch (e) {
         throw failure(e);
       }
@@ -161,7 +166,9 @@ export class NodeClient {
     } catch {
       throw new ClientError(
         "bad_response",
-        `the server at ${this.url} answered ${status} ${type === "" ? "without a content type" : `with ${type.split(";")[0]}`}, ` +
+        `the server at ${this.url} answered ${status} ${
+          type === "" ? "without a content type" : `with ${type.split(";")[0]}`
+        }, ` +
           `not Portal JSON — is this the [mod_http] listen address of a Portal node?`,
       );
     }
@@ -286,7 +293,10 @@ function connectReason(e: unknown): string {
   const text = parts.join(": ");
   const known: [RegExp, string][] = [
     [/connection refused/i, "connection refused"],
-    [/dns error|failed to lookup|name or service not known|nodename nor servname/i, "host not found"],
+    [
+      /dns error|failed to lookup|name or service not known|nodename nor servname/i,
+      "host not found",
+    ],
     [/connection reset/i, "connection reset"],
     [/network is unreachable/i, "network unreachable"],
     [/no route to host/i, "no route to host"],

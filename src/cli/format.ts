@@ -68,7 +68,13 @@ export function formatPeers(value: unknown): string {
   const header = ["NAME", "HOST", "PORT", "STATUS", "LATENCY"];
   if (withVia) header.push("VIA");
   const rows = peers.map((p) => {
-    const row = [cell(p.name), cell(p.host), cell(p.port), cell(p.status), formatLatency(p.latency_ms)];
+    const row = [
+      cell(p.name),
+      cell(p.host),
+      cell(p.port),
+      cell(p.status),
+      formatLatency(p.latency_ms),
+    ];
     if (withVia) row.push(cell(p.via));
     return row;
   });
@@ -113,12 +119,14 @@ export function formatList(value: unknown): string {
       if (entry.online === false) row.push("offline");
       return row;
     }
-    const key = typeof entry.id === "string" ? "id" : typeof entry.name === "string" ? "name" : null;
+    const key = typeof entry.id === "string"
+      ? "id"
+      : typeof entry.name === "string"
+      ? "name"
+      : null;
     if (key === null) return [JSON.stringify(entry)];
     const { [key]: label, ...rest } = entry;
-    return Object.keys(rest).length === 0
-      ? [String(label)]
-      : [String(label), JSON.stringify(rest)];
+    return Object.keys(rest).length === 0 ? [String(label)] : [String(label), JSON.stringify(rest)];
   });
   return formatTable(rows);
 }
@@ -130,7 +138,8 @@ export function formatDeviceState(id: string, value: unknown): string {
   return `${name}: ${switchState(value.on)}${value.online === false ? " (offline)" : ""}`;
 }
 
-/** The shell's one-line error for a failed request. */
+/** The CLI's one-line error for a failed request; a 401 says how to give the token. */
 export function formatError(status: number, error: string | undefined): string {
-  return `error: ${status}: ${error ?? `request failed with status ${status}`}`;
+  const hint = status === 401 ? " (give it with --token, $PORTAL_TOKEN or --config)" : "";
+  return `error: ${status}: ${error ?? `request failed with status ${status}`}${hint}`;
 }

@@ -6,7 +6,9 @@ export async function notifySystemd(state: string, logger: Logger): Promise<bool
   const target = Deno.env.get("NOTIFY_SOCKET");
   if (!target) return false;
   if (target.startsWith("@")) {
-    logger.warn("NOTIFY_SOCKET is an abstract socket, which this runtime cannot reach; use Type=exec");
+    logger.warn(
+      "NOTIFY_SOCKET is an abstract socket, which this runtime cannot reach; use Type=exec",
+    );
     return false;
   }
   // deno-lint-ignore no-explicit-any
@@ -14,7 +16,7 @@ export async function notifySystemd(state: string, logger: Logger): Promise<bool
     | ((o: { transport: "unixpacket"; path: string }) => Deno.DatagramConn)
     | undefined;
   if (!listenDatagram) {
-    logger.warn("cannot notify systemd: run with --unstable-net (Deno.listenDatagram is missing)");
+    logger.warn("cannot notify systemd: Deno.listenDatagram is missing (deno.json enables it with \"unstable\": [\"net\"])");
     return false;
   }
   // A unix datagram needs a bound sender; PrivateTmp gives each service its own /tmp.

@@ -66,8 +66,10 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
   }
   for (const p of config.peers) {
     if (node.tls && !p.tlsVerify) {
-      log.warn(`tls_verify = false for peer ${p.name}: certificate verification cannot be skipped ` +
-        `by this runtime, so dials to it will fail; put its CA in tls_ca instead`);
+      log.warn(
+        `tls_verify = false for peer ${p.name}: certificate verification cannot be skipped ` +
+          `by this runtime, so dials to it will fail; put its CA in tls_ca instead`,
+      );
     }
   }
   const caCerts = node.tls && node.tlsCa ? [await readPem(node.tlsCa, "tls_ca")] : null;
@@ -106,7 +108,10 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     federation.listen();
   } catch (e) {
     await federation.stop();
-    throw new StartError("listen", `${errorText(e)} — is another portal running? check [mod_node] listen_port`);
+    throw new StartError(
+      "listen",
+      `${errorText(e)} — is another portal running? check [mod_node] listen_port`,
+    );
   }
   let http: HttpApi | null = null;
   if (config.http.listen !== null) {
@@ -114,7 +119,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
       http = await startHttpApi({ config: config.http, router, logger: log });
     } catch (e) {
       await federation.stop();
-      throw new StartError("http", `${errorText(e)} — check [mod_http] listen`);
+      throw new StartError("http", errorText(e));
     }
   }
   iot?.start();
@@ -179,10 +184,14 @@ export async function runNode(configPath: string): Promise<number> {
   logger.info("stopping", { signal });
   await notifySystemd("STOPPING=1", logger);
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), STOP_DEADLINE_MS)));
+  const deadline = new Promise<"late">((
+    r,
+  ) => (timer = setTimeout(() => r("late"), STOP_DEADLINE_MS)));
   const outcome = await Promise.race([running.stop().then(() => "done" as const), deadline]);
   clearTimeout(timer);
-  if (outcome === "late") logger.warn(`stop took longer than ${STOP_DEADLINE_MS / 1000}s; exiting anyway`);
+  if (outcome === "late") {
+    logger.warn(`stop took longer than ${STOP_DEADLINE_MS / 1000}s; exiting anyway`);
+  }
   logger.info("stopped");
   return 0;
 }
@@ -199,7 +208,10 @@ function waitForSignal(logger: Logger): Promise<string> {
       handlers.push([sig, h]);
       Deno.addSignalListener(sig, h);
     }
-    const hup = () => logger.warn("SIGHUP received: configuration is read at start only; restart portal to apply changes");
+    const hup = () =>
+      logger.warn(
+        "SIGHUP received: configuration is read at start only; restart portal to apply changes",
+      );
     handlers.push(["SIGHUP", hup]);
     Deno.addSignalListener("SIGHUP", hup);
   });

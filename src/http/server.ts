@@ -82,11 +82,14 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     if (checkToken !== null) {
       const check = checkToken(request.headers.get("authorization"));
       if (check !== "ok") {
-        logger.warn("HTTP API request refused: " + (check === "missing" ? "no token" : "wrong token"), {
-          remote,
-          method: request.method,
-          path: url.pathname,
-        });
+        logger.warn(
+          "HTTP API request refused: " + (check === "missing" ? "no token" : "wrong token"),
+          {
+            remote,
+            method: request.method,
+            path: url.pathname,
+          },
+        );
         const message = check === "missing"
           ? "this API needs a token: send 'Authorization: Bearer <token>' ([mod_http] token)"
           : "wrong token: the bearer token does not match [mod_http] token";
@@ -271,7 +274,9 @@ async function readArgs(request: Request, limit: number): Promise<ReadArgs> {
 function toHttpResponse(res: PathResponse): Response {
   const status = res.status;
   if (!Number.isInteger(status) || status < 200 || status > 599) {
-    return json(Status.Unreachable, { error: `the node answered with an invalid status ${status}` });
+    return json(Status.Unreachable, {
+      error: `the node answered with an invalid status ${status}`,
+    });
   }
   if (status >= 300) {
     return json(status, { error: res.error ?? `request failed with status ${status}` });

@@ -11,7 +11,6 @@ export const NODE_FLAGS = [
   "--allow-read",
   "--allow-env",
   "--allow-write",
-  "--unstable-net",
 ];
 
 /** A free TCP port on 127.0.0.1 (bound and released; good enough on a test machine). */
@@ -43,13 +42,21 @@ export class NodeProcess {
   constructor(name: string, configPath: string) {
     this.name = name;
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...NODE_FLAGS, new URL("../../main.ts", import.meta.url).pathname, "--config", configPath],
+      args: [
+        "run",
+        ...NODE_FLAGS,
+        new URL("../../main.ts", import.meta.url).pathname,
+        "--config",
+        configPath,
+      ],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
     this.status = this.#child.status;
-    this.#pump = Promise.all([this.#read(this.#child.stdout), this.#read(this.#child.stderr)]).then(() => {});
+    this.#pump = Promise.all([this.#read(this.#child.stdout), this.#read(this.#child.stderr)]).then(
+      () => {},
+    );
   }
 
   get pid(): number {
@@ -81,10 +88,20 @@ export class NodeProcess {
     const seen = this.lines.slice(after).find((l) => re.test(l));
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const waiter = { re, resolve: (l: string) => { clearTimeout(timer); resolve(l); } };
+      const waiter = {
+        re,
+        resolve: (l: string) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
       const timer = setTimeout(() => {
         this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        reject(new Error(`${this.name}: no line matching ${re} within ${ms} ms\n${this.lines.join("\n")}`));
+        reject(
+          new Error(
+            `${this.name}: no line matching ${re} within ${ms} ms\n${this.lines.join("\n")}`,
+          ),
+        );
       }, ms);
       this.#waiters.push(waiter);
     });
