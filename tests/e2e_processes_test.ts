@@ -1,11 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  freePort,
-  makeCertDir,
-  modNode,
-  NodeProcess,
-  writeIni,
-} from "./helpers/cluster.ts";
+import { freePort, makeCertDir, modNode, NodeProcess, writeIni } from "./helpers/cluster.ts";
 
 Deno.test("three main.ts processes: factory via hub, kill -9 gives 502 at once, restart recovers", async () => {
   const dir = await makeCertDir(["hub", "office", "factory"]);

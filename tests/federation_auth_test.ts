@@ -42,7 +42,13 @@ Deno.test("Federation closes without answering on a non-auth frame before authen
   const c = await RawClient.connect(hub.port);
   try {
     await c.next();
-    await c.sendJson(MsgType.Request, { id: 1, src: "x", dst: "hub", method: "GET", path: "/health" });
+    await c.sendJson(MsgType.Request, {
+      id: 1,
+      src: "x",
+      dst: "hub",
+      method: "GET",
+      path: "/health",
+    });
     assert.equal(await within(c.next(), "close"), null);
   } finally {
     c.close();
@@ -55,8 +61,20 @@ Deno.test("Federation drops and counts a message with a forged src", async () =>
   const c = await RawClient.connect(hub.port);
   try {
     assert.equal((await c.authenticate("mallory", KEY)).status, 200);
-    await c.sendJson(MsgType.Request, { id: 1, src: "office", dst: "hub", method: "GET", path: "/health" });
-    await c.sendJson(MsgType.Request, { id: 2, src: "mallory", dst: "hub", method: "GET", path: "/health" });
+    await c.sendJson(MsgType.Request, {
+      id: 1,
+      src: "office",
+      dst: "hub",
+      method: "GET",
+      path: "/health",
+    });
+    await c.sendJson(MsgType.Request, {
+      id: 2,
+      src: "mallory",
+      dst: "hub",
+      method: "GET",
+      path: "/health",
+    });
     const res = await within(c.json(), "answer to the honest request");
     assert.equal(res.id, 2, "only the honest request is answered");
     assert.equal(res.status, 200);
@@ -99,7 +117,13 @@ Deno.test("Federation answers 508 when a relayed request's ttl is spent", async 
     const ok = await within(c.json(), "relayed answer");
     assert.equal(ok.status, 200);
     assert.equal(ok.src, "factory");
-    await c.sendJson(MsgType.Request, { id: 9, src: "mallory", dst: "nowhere", method: "GET", path: "/" });
+    await c.sendJson(MsgType.Request, {
+      id: 9,
+      src: "mallory",
+      dst: "nowhere",
+      method: "GET",
+      path: "/",
+    });
     const none = await within(c.json(), "502");
     assert.equal(none.status, 502);
   } finally {
@@ -138,7 +162,13 @@ Deno.test("Federation keeps exactly one connection when two nodes dial each othe
       Promise.race([a.fed.when(settled), b.fed.when(settled)]),
       "one connection each side",
     ).catch((e) => {
-      console.log(a.log.join("\n"), "\n----\n", b.log.join("\n"), a.fed.connectionCount, b.fed.connectionCount);
+      console.log(
+        a.log.join("\n"),
+        "\n----\n",
+        b.log.join("\n"),
+        a.fed.connectionCount,
+        b.fed.connectionCount,
+      );
       throw e;
     });
     assert.ok(settled());

@@ -19,7 +19,12 @@ Deno.test("Federation routes office → hub → factory when factory's direct ad
     });
     assert.equal(res.status, 200, JSON.stringify(res));
     assert.equal((res.body as { node: string }).node, "factory");
-    const peers = await office.router.handle({ method: "GET", path: "/node/peers", args: {}, origin: null });
+    const peers = await office.router.handle({
+      method: "GET",
+      path: "/node/peers",
+      args: {},
+      origin: null,
+    });
     const views = peers.body as { name: string; status: string; via: string | null }[];
     assert.equal(views.find((v) => v.name === "hub")?.status, "connected");
     const f = views.find((v) => v.name === "factory");

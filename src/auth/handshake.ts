@@ -12,7 +12,7 @@ import {
   type Frame,
   MsgType,
   Status,
-  WireError,
+  type WireError,
 } from "../wire/mod.ts";
 import {
   authDigest,
@@ -100,7 +100,11 @@ export class ListenerHandshake {
     }
     if (frame.type !== MsgType.AuthResponse) {
       // §2: any other frame before authentication closes without an answer.
-      return this.#refuse("unexpected_frame", `frame type 0x${frame.type.toString(16)} before authentication`, false);
+      return this.#refuse(
+        "unexpected_frame",
+        `frame type 0x${frame.type.toString(16)} before authentication`,
+        false,
+      );
     }
     let digest: Uint8Array;
     let name: string;
@@ -110,7 +114,11 @@ export class ListenerHandshake {
       return this.#refuse("malformed", (e as WireError).message, true);
     }
     if (!isValidNodeName(name)) {
-      return this.#refuse("bad_name", `invalid node name ${JSON.stringify(name.slice(0, 80))}`, true);
+      return this.#refuse(
+        "bad_name",
+        `invalid node name ${JSON.stringify(name.slice(0, 80))}`,
+        true,
+      );
     }
     if (!verifyDigest(state.nonce, this.#opts.keyFor(name), digest)) {
       return this.#refuse("bad_digest", `wrong key from a node calling itself '${name}'`, true);
@@ -161,7 +169,10 @@ export class DialerHandshake {
     switch (state.kind) {
       case "awaiting_challenge": {
         if (frame.type !== MsgType.AuthChallenge) {
-          return this.#refuse("unexpected_frame", `expected a challenge, got type 0x${frame.type.toString(16)}`);
+          return this.#refuse(
+            "unexpected_frame",
+            `expected a challenge, got type 0x${frame.type.toString(16)}`,
+          );
         }
         let nonce: Uint8Array;
         try {
@@ -175,7 +186,10 @@ export class DialerHandshake {
       }
       case "awaiting_verdict": {
         if (frame.type !== MsgType.Response) {
-          return this.#refuse("unexpected_frame", `expected the auth verdict, got type 0x${frame.type.toString(16)}`);
+          return this.#refuse(
+            "unexpected_frame",
+            `expected the auth verdict, got type 0x${frame.type.toString(16)}`,
+          );
         }
         let verdict;
         try {
@@ -192,7 +206,9 @@ export class DialerHandshake {
         if (verdict.node !== this.#opts.expectedPeer) {
           return this.#refuse(
             "wrong_peer",
-            `dialed '${this.#opts.expectedPeer}' but the listener says it is '${String(verdict.node)}'`,
+            `dialed '${this.#opts.expectedPeer}' but the listener says it is '${
+              String(verdict.node)
+            }'`,
           );
         }
         this.#state = { kind: "accepted", peer: verdict.node };

@@ -119,7 +119,9 @@ export class Federation {
           link.id,
           `connection to ${peer.name} was lost before {dst} answered (${reason})`,
         );
-        if (n > 0) this.#log.warn("requests failed on a lost connection", { peer: peer.name, count: n });
+        if (n > 0) {
+          this.#log.warn("requests failed on a lost connection", { peer: peer.name, count: n });
+        }
         if (!peer.configured) {
           this.#peers.delete(peer.name);
           this.#routes.forgetNeighbour(peer.name);
@@ -161,7 +163,9 @@ export class Federation {
   /** Starts every auto_connect peer's dial-and-reconnect cycle. */
   dialAll(): void {
     for (const p of this.#peers.values()) {
-      if (p.dials) this.#log.info("dialing", { peer: p.name, address: `${p.config.host}:${p.config.port}` });
+      if (p.dials) {
+        this.#log.info("dialing", { peer: p.name, address: `${p.config.host}:${p.config.port}` });
+      }
       p.start();
     }
   }
@@ -237,9 +241,17 @@ export class Federation {
     }
     const via = this.#indirect(p.name);
     if (via !== null) {
-      return { ...base, status: "via-hub", latency_ms: roundMs(this.#rtt.get(p.name) ?? null), via, direction: null };
+      return {
+        ...base,
+        status: "via-hub",
+        latency_ms: roundMs(this.#rtt.get(p.name) ?? null),
+        via,
+        direction: null,
+      };
     }
-    const status = s.kind === "connecting" || s.kind === "authenticating" ? "connecting" : "disconnected";
+    const status = s.kind === "connecting" || s.kind === "authenticating"
+      ? "connecting"
+      : "disconnected";
     return { ...base, status, latency_ms: null, via: null, direction: null };
   }
 
@@ -264,13 +276,17 @@ export class Federation {
    */
   request(dst: string, method: Method, path: string, args: JsonObject = {}): Promise<PathResponse> {
     if (this.#stopping) {
-      return Promise.resolve({ status: Status.Unreachable, error: `${this.name} is shutting down` });
+      return Promise.resolve({
+        status: Status.Unreachable,
+        error: `${this.name} is shutting down`,
+      });
     }
     if (dst === this.name) return this.#o.router.handle({ method, path, args, origin: null });
     if (!this.#peers.has(dst) && this.#routes.via(dst) === undefined) {
       return Promise.resolve({
         status: Status.NotFound,
-        error: `unknown node '${dst}': ${this.name} has no [peer:${dst}] section and no route to it`,
+        error:
+          `unknown node '${dst}': ${this.name} has no [peer:${dst}] section and no route to it`,
       });
     }
     const link = this.#route(dst, null);
@@ -360,15 +376,27 @@ export class Federation {
         : decodeEvent(frame.body);
     } catch (e) {
       const err = e instanceof WireError ? e : new WireError("bad_json", errorText(e));
-      this.#log.warn("protocol violation", { peer: peer.name, remote: link.remote, rule: err.code, detail: err.message });
+      this.#log.warn("protocol violation", {
+        peer: peer.name,
+        remote: link.remote,
+        rule: err.code,
+        detail: err.message,
+      });
       link.conn.close({ kind: "protocol", error: err });
       return;
     }
     this.counters.received++;
     const { src, dst } = msg;
     if (typeof src !== "string" || typeof dst !== "string" || src === "" || dst === "") {
-      const err = new WireError("bad_field", "message without 'src' and 'dst' after authentication");
-      this.#log.warn("protocol violation", { peer: peer.name, remote: link.remote, rule: err.code });
+      const err = new WireError(
+        "bad_field",
+        "message without 'src' and 'dst' after authentication",
+      );
+      this.#log.warn("protocol violation", {
+        peer: peer.name,
+        remote: link.remote,
+        rule: err.code,
+      });
       link.conn.close({ kind: "protocol", error: err });
       return;
     }
@@ -384,14 +412,14 @@ export class Federation {
       return;
     }
     if (src !== peer.name) this.#routes.learn(src, peer.name);
-    if (dst === this.name) this.#deliver(peer, link, frame.type, msg);
+    if (dst === this.name) this.#deliver(peer, frame.type, msg);
     else this.#relay(link, frame, msg, dst);
   }
 
-  #deliver(peer: Peer, link: Link, type: MsgType, msg: Message): void {
+  #deliver(peer: Peer, type: MsgType, msg: Message): void {
     switch (type) {
       case MsgType.Request:
-        this.#serve(peer, link, msg as RequestMessage);
+        this.#serve(peer, msg as RequestMessage);
         return;
       case MsgType.Response: {
         const res = msg as ResponseMessage;
@@ -418,7 +446,7 @@ export class Federation {
   }
 
   /** A request for this node goes into the sending neighbour's worker pool. */
-  #serve(peer: Peer, link: Link, req: RequestMessage): void {
+  #serve(peer: Peer, req: RequestMessage): void {
     const clock = this.#o.clock;
     const budget = req.timeout_ms ?? this.#o.config.node.requestTimeoutMs;
     const queuedAt = clock.now();
@@ -486,7 +514,9 @@ export class Federation {
         });
         return;
       }
-      if (this.#write(link, MsgType.Request, encodeJson({ ...req, ttl: ttl - 1 }))) this.counters.relayed++;
+      if (this.#write(link, MsgType.Request, encodeJson({ ...req, ttl: ttl - 1 }))) {
+        this.counters.relayed++;
+      }
       return;
     }
     const link = this.#route(dst, from);
@@ -574,7 +604,11 @@ export class Federation {
           this.#attachInbound(step.peer, conn, raw.remote);
         } else if (step.kind === "refused") {
           done();
-          this.#log.warn("auth refused", { remote: raw.remote, code: step.code, reason: step.reason });
+          this.#log.warn("auth refused", {
+            remote: raw.remote,
+            code: step.code,
+            reason: step.reason,
+          });
           conn.flushAndClose({ kind: "local", why: `auth refused: ${step.reason}` });
         }
       },
@@ -593,7 +627,10 @@ export class Federation {
 
   #attachInbound(name: string, conn: FrameConnection, remote: string): void {
     if (name === this.name) {
-      this.#log.warn("auth refused", { remote, reason: `remote node uses this node's own name '${name}'` });
+      this.#log.warn("auth refused", {
+        remote,
+        reason: `remote node uses this node's own name '${name}'`,
+      });
       conn.close({ kind: "local", why: "remote uses our own name" });
       return;
     }
@@ -637,7 +674,10 @@ export class Federation {
       return new Promise((resolve, reject) => {
         const hs = new DialerHandshake({ name: this.name, key: peer.key, expectedPeer: peer.name });
         const timer = this.#o.clock.setTimeout(() => {
-          conn.close({ kind: "local", why: `no auth verdict within ${node.authTimeoutMs / 1000}s` });
+          conn.close({
+            kind: "local",
+            why: `no auth verdict within ${node.authTimeoutMs / 1000}s`,
+          });
         }, node.authTimeoutMs);
         const onAbort = () => conn.close({ kind: "local", why: "dial cancelled" });
         signal.addEventListener("abort", onAbort, { once: true });
@@ -656,7 +696,11 @@ export class Federation {
               resolve();
             } else if (step.kind === "refused") {
               finish();
-              this.#log.warn("authentication failed", { peer: peer.name, code: step.code, reason: step.reason });
+              this.#log.warn("authentication failed", {
+                peer: peer.name,
+                code: step.code,
+                reason: step.reason,
+              });
               conn.close({ kind: "local", why: step.reason });
               reject(new Error(`authentication with ${peer.name} failed: ${step.reason}`));
             }

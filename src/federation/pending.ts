@@ -26,7 +26,11 @@ export class PendingRequests {
   }
 
   /** Registers a request; the promise settles with its response, 504 or 502. */
-  open(dst: string, linkId: number, timeoutMs: number): { id: number; response: Promise<PathResponse> } {
+  open(
+    dst: string,
+    linkId: number,
+    timeoutMs: number,
+  ): { id: number; response: Promise<PathResponse> } {
     // Ids stay unique among pending ones: skip any still in use after wrapping.
     let id = this.#nextId;
     while (this.#entries.has(id)) id = id >= 0xffff_ffff ? 1 : id + 1;

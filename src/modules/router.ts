@@ -29,7 +29,10 @@ export interface PathResponse {
 export type Params = Readonly<Record<string, string>>;
 
 /** Serves one method on one pattern. */
-export type PathHandler = (req: PathRequest, params: Params) => Promise<PathResponse> | PathResponse;
+export type PathHandler = (
+  req: PathRequest,
+  params: Params,
+) => Promise<PathResponse> | PathResponse;
 
 interface Route {
   readonly method: Method;

@@ -232,7 +232,9 @@ export class Peer {
     if (this.#state.kind !== "connected" || this.#state.link !== link) return;
     const why = describeClose(reason);
     this.#log.warn("disconnected", { reason: why, direction: link.direction, remote: link.remote });
-    if (reason.kind === "slow_consumer") this.#log.warn("slow consumer closed", { remote: link.remote });
+    if (reason.kind === "slow_consumer") {
+      this.#log.warn("slow consumer closed", { remote: link.remote });
+    }
     this.#enter({ kind: "disconnected" }, why);
     this.#host.onLinkDown(this, link, why);
     if (!this.#stopped && this.dials) this.#scheduleRetry();

@@ -1,5 +1,5 @@
 /** Opening listeners and dialing peers (PORTAL02.md §1). */
-import type { NodeConfig, PeerConfig } from "../config/types.ts";
+import type { PeerConfig } from "../config/types.ts";
 
 /** An accepted or dialed connection with the address it goes to. */
 export interface RawConn {
@@ -98,7 +98,10 @@ export function tcpTlsDialer(options: DialerOptions): Dialer {
     try {
       tcp = await Deno.connect({ hostname: peer.host, port: peer.port, signal });
     } catch (e) {
-      throw new TransportError("dial_failed", `cannot connect to ${target}: ${(e as Error).message}`);
+      throw new TransportError(
+        "dial_failed",
+        `cannot connect to ${target}: ${(e as Error).message}`,
+      );
     }
     tcp.setNoDelay(true);
     if (!options.tls) return { conn: tcp, remote: target };

@@ -31,7 +31,9 @@ export function decodeRequest(body: Uint8Array): RequestMessage {
   if (typeof method !== "string" || !(Methods as readonly string[]).includes(method)) {
     throw field("method", "GET, LIST or CALL");
   }
-  if (typeof o.path !== "string" || !o.path.startsWith("/")) throw field("path", "an absolute path");
+  if (typeof o.path !== "string" || !o.path.startsWith("/")) {
+    throw field("path", "an absolute path");
+  }
   if (o.args !== undefined && !isObject(o.args)) throw field("args", "an object");
   if (o.ttl !== undefined && !isUint(o.ttl)) throw field("ttl", "an unsigned integer");
   if (o.timeout_ms !== undefined && !isUint(o.timeout_ms)) {
@@ -60,7 +62,10 @@ export function decodeEvent(body: Uint8Array): EventMessage {
 /** Checks an AUTH_CHALLENGE body: exactly 32 bytes. */
 export function decodeChallenge(body: Uint8Array): Uint8Array {
   if (body.byteLength !== NONCE_BYTES) {
-    throw new WireError("bad_auth_body", `challenge must be ${NONCE_BYTES} bytes, got ${body.byteLength}`);
+    throw new WireError(
+      "bad_auth_body",
+      `challenge must be ${NONCE_BYTES} bytes, got ${body.byteLength}`,
+    );
   }
   return body.slice();
 }
@@ -91,7 +96,10 @@ export function decodeAuthResponse(body: Uint8Array): { digest: Uint8Array; name
 /** Checks a PING/PONG body: 0 to 64 opaque bytes. */
 export function checkPingBody(body: Uint8Array): Uint8Array {
   if (body.byteLength > MAX_PING_BYTES) {
-    throw new WireError("bad_ping_body", `ping body of ${body.byteLength} bytes exceeds ${MAX_PING_BYTES}`);
+    throw new WireError(
+      "bad_ping_body",
+      `ping body of ${body.byteLength} bytes exceeds ${MAX_PING_BYTES}`,
+    );
   }
   return body.slice();
 }

@@ -108,7 +108,9 @@ export class FrameDecoder {
       this.#state = { kind: "failed", error };
       throw error;
     };
-    if (b[s] !== MAGIC[0] || b[s + 1] !== MAGIC[1] || b[s + 2] !== MAGIC[2] || b[s + 3] !== MAGIC[3]) {
+    if (
+      b[s] !== MAGIC[0] || b[s + 1] !== MAGIC[1] || b[s + 2] !== MAGIC[2] || b[s + 3] !== MAGIC[3]
+    ) {
       return fail(new WireError("bad_magic", "wrong magic: not a PORTAL02 frame"));
     }
     const version = (b[s + 4] << 8) | b[s + 5];
@@ -122,7 +124,10 @@ export class FrameDecoder {
     const length = ((b[s + 7] << 24) >>> 0) + ((b[s + 8] << 16) | (b[s + 9] << 8) | b[s + 10]);
     if (length > this.#max) {
       return fail(
-        new WireError("frame_too_large", `frame body of ${length} bytes exceeds the limit of ${this.#max}`),
+        new WireError(
+          "frame_too_large",
+          `frame body of ${length} bytes exceeds the limit of ${this.#max}`,
+        ),
       );
     }
     this.#start += HEADER_BYTES;

@@ -109,5 +109,8 @@ export async function within<T>(p: Promise<T>, what: string, ms = 10_000): Promi
 
 /** Resolves when `node`'s link to `peer` is up. */
 export function linked(node: TestNode, peer: string): Promise<void> {
-  return within(node.fed.when(() => node.fed.peer(peer)?.link != null), `${node.fed.name} ↔ ${peer}`);
+  return within(
+    node.fed.when(() => node.fed.peer(peer)?.link != null),
+    `${node.fed.name} ↔ ${peer}`,
+  );
 }

@@ -55,7 +55,10 @@ export class RawClient {
   async authenticate(name: string, key: string): Promise<JsonObject> {
     const challenge = await this.next();
     if (!challenge || challenge.type !== MsgType.AuthChallenge) throw new Error("no challenge");
-    await this.send(MsgType.AuthResponse, encodeAuthResponse(authDigest(challenge.body, key), name));
+    await this.send(
+      MsgType.AuthResponse,
+      encodeAuthResponse(authDigest(challenge.body, key), name),
+    );
     return await this.json();
   }
 
