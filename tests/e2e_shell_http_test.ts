@@ -10,7 +10,18 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 async function shell(url: string, input: string, extra: string[] = []) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", "--allow-write", MAIN, "shell", "--url", url, ...extra],
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      "--allow-write",
+      MAIN,
+      "shell",
+      "--url",
+      url,
+      ...extra,
+    ],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -48,7 +59,9 @@ Deno.test("HTTP API and shell against three main.ts processes", async (t) => {
       `[mod_http]\nlisten = 127.0.0.1:${factoryApi}\n` +
       "[mod_iot]\npoll_interval = 1h\n" +
       "[device:plug-001]\ndriver = sim\nlabel = Press line plug\n" +
-      `[device:slow-1]\ndriver = tasmota\nhost = 127.0.0.1:${(hanging.addr as Deno.NetAddr).port}\ntimeout = 20s\n`,
+      `[device:slow-1]\ndriver = tasmota\nhost = 127.0.0.1:${
+        (hanging.addr as Deno.NetAddr).port
+      }\ntimeout = 20s\n`,
   );
   const officeIni = await writeIni(
     dir,
@@ -80,7 +93,10 @@ Deno.test("HTTP API and shell against three main.ts processes", async (t) => {
       for (const prefix of ["", "/node/factory"]) {
         const root = await api(`${prefix}?list`);
         assert.equal(root.status, 200);
-        assert.ok(root.body.includes("health") && root.body.includes("node"), JSON.stringify(root.body));
+        assert.ok(
+          root.body.includes("health") && root.body.includes("node"),
+          JSON.stringify(root.body),
+        );
         const health = await api(`${prefix}/health`);
         assert.equal(health.status, 200);
         assert.equal(health.body.node, prefix ? "factory" : "office");
@@ -119,9 +135,14 @@ Deno.test("HTTP API and shell against three main.ts processes", async (t) => {
       assert.equal(on.body.on, true);
       const one = await api("/node/factory/iot/devices/plug-001");
       assert.equal(one.body.on, true, "GET reads the switched state back");
-      const toggled = await api("/node/factory/iot/devices/plug-001/toggle", { method: "POST", body: "{}" });
+      const toggled = await api("/node/factory/iot/devices/plug-001/toggle", {
+        method: "POST",
+        body: "{}",
+      });
       assert.equal(toggled.body.on, false);
-      const off = await fetch(`http://127.0.0.1:${factoryApi}/api/iot/devices/plug-001/off`, { method: "POST" });
+      const off = await fetch(`http://127.0.0.1:${factoryApi}/api/iot/devices/plug-001/off`, {
+        method: "POST",
+      });
       assert.equal((await off.json()).on, false);
     });
 

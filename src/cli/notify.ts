@@ -16,7 +16,9 @@ export async function notifySystemd(state: string, logger: Logger): Promise<bool
     | ((o: { transport: "unixpacket"; path: string }) => Deno.DatagramConn)
     | undefined;
   if (!listenDatagram) {
-    logger.warn("cannot notify systemd: Deno.listenDatagram is missing (deno.json enables it with \"unstable\": [\"net\"])");
+    logger.warn(
+      'cannot notify systemd: Deno.listenDatagram is missing (deno.json enables it with "unstable": ["net"])',
+    );
     return false;
   }
   // A unix datagram needs a bound sender; PrivateTmp gives each service its own /tmp.
