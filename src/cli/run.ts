@@ -172,6 +172,9 @@ export async function runNode(configPath: string): Promise<number> {
     }
     throw e;
   }
+  // Listen for signals before telling systemd we are ready: a stop that
+  // follows READY=1 at once must still take the graceful path.
+  const signalled = waitForSignal(logger);
   const fedAddr = running.federation.listenAddr;
   logger.info("node ready", {
     node: config.node.name,
@@ -180,7 +183,7 @@ export async function runNode(configPath: string): Promise<number> {
   });
   await notifySystemd("READY=1", logger);
 
-  const signal = await waitForSignal(logger);
+  const signal = await signalled;
   logger.info("stopping", { signal });
   await notifySystemd("STOPPING=1", logger);
   let timer: ReturnType<typeof setTimeout> | undefined;
