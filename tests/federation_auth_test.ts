@@ -183,3 +183,46 @@ Deno.test("Federation keeps exactly one connection when two nodes dial each othe
     await b.fed.stop();
   }
 });
+
+Deno.test("Federation refuses a dialer using the listener's own name with 401", async () => {
+  const hub = startTestNode(nodeConfig("hub"), []);
+  const c = await RawClient.connect(hub.port);
+  try {
+    const verdict = await c.authenticate("hub", KEY);
+    assert.equal(verdict.status, 401);
+    assert.equal(await c.next(), null);
+  } finally {
+    c.close();
+    await hub.fed.stop();
+  }
+});
+
+Deno.test("Federation answers a request with a bad field with 400 and keeps the link", async () => {
+  const hub = startTestNode(nodeConfig("hub"), []);
+  const c = await RawClient.connect(hub.port);
+  try {
+    assert.equal((await c.authenticate("mallory", KEY)).status, 200);
+    await c.sendJson(MsgType.Request, {
+      id: 3,
+      src: "mallory",
+      dst: "hub",
+      method: "POKE",
+      path: "/",
+    });
+    const bad = await within(c.json(), "400");
+    assert.equal(bad.status, 400);
+    assert.equal(bad.id, 3);
+    assert.match(String(bad.error), /method/);
+    await c.sendJson(MsgType.Request, {
+      id: 4,
+      src: "mallory",
+      dst: "hub",
+      method: "GET",
+      path: "/health",
+    });
+    assert.equal((await within(c.json(), "200")).status, 200);
+  } finally {
+    c.close();
+    await hub.fed.stop();
+  }
+});

@@ -36,8 +36,7 @@ export type RefusalCode =
   | "bad_name"
   | "bad_digest"
   | "unauthorized"
-  | "wrong_peer"
-  | "timeout";
+  | "wrong_peer";
 
 /** The result of feeding one frame. */
 export type Step =
@@ -112,6 +111,9 @@ export class ListenerHandshake {
       ({ digest, name } = decodeAuthResponse(frame.body));
     } catch (e) {
       return this.#refuse("malformed", (e as WireError).message, true);
+    }
+    if (name === this.#opts.name) {
+      return this.#refuse("bad_name", `remote node uses this node's own name '${name}'`, true);
     }
     if (!isValidNodeName(name)) {
       return this.#refuse(

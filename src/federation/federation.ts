@@ -17,6 +17,7 @@ import type { Dialer, Listener, RawConn } from "../transport/net.ts";
 import type { Clock, TimerHandle } from "../util/clock.ts";
 import {
   decodeEvent,
+  decodeJsonObject,
   decodeRequest,
   decodeResponse,
   DEFAULT_TTL,
@@ -69,6 +70,9 @@ export interface FederationOptions {
 }
 
 type Message = RequestMessage | ResponseMessage | EventMessage;
+
+/** Connections allowed to be authenticating at once; more are closed on accept. */
+const MAX_HANDSHAKES = 1024;
 
 /** Owns every peer and routes every message of this node. */
 export class Federation {
@@ -274,7 +278,13 @@ export class Federation {
    * node, 502 at once when there is no route or the link is lost, 504 at the
    * deadline.
    */
-  request(dst: string, method: Method, path: string, args: JsonObject = {}): Promise<PathResponse> {
+  request(
+    dst: string,
+    method: Method,
+    path: string,
+    args: JsonObject = {},
+    signal?: AbortSignal,
+  ): Promise<PathResponse> {
     if (this.#stopping) {
       return Promise.resolve({
         status: Status.Unreachable,
@@ -295,6 +305,16 @@ export class Federation {
     }
     const timeoutMs = this.#o.config.node.requestTimeoutMs;
     const { id, response } = this.#pending.open(dst, link.id, timeoutMs);
+    if (signal) {
+      // The caller left (HTTP client gone, API stopping): stop waiting, never re-send.
+      const onAbort = () =>
+        this.#pending.resolve(id, {
+          status: Status.Timeout,
+          error: `the caller stopped waiting for ${dst}`,
+        });
+      signal.addEventListener("abort", onAbort, { once: true });
+      response.finally(() => signal.removeEventListener("abort", onAbort));
+    }
     const msg: RequestMessage = {
       id,
       src: this.name,
@@ -376,6 +396,13 @@ export class Federation {
         : decodeEvent(frame.body);
     } catch (e) {
       const err = e instanceof WireError ? e : new WireError("bad_json", errorText(e));
+      // §2 closes only for bodies that are not JSON objects; a well-formed
+      // object with a bad field is answered (requests) or dropped.
+      if (err.code === "bad_field") {
+        this.counters.received++;
+        this.#rejectMalformed(peer, link, frame, err);
+        return;
+      }
       this.#log.warn("protocol violation", {
         peer: peer.name,
         remote: link.remote,
@@ -414,6 +441,23 @@ export class Federation {
     if (src !== peer.name) this.#routes.learn(src, peer.name);
     if (dst === this.name) this.#deliver(peer, frame.type, msg);
     else this.#relay(link, frame, msg, dst);
+  }
+
+  /** A REQUEST with a usable id and src gets 400; anything else malformed is dropped and counted. */
+  #rejectMalformed(peer: Peer, link: Link, frame: Frame, err: WireError): void {
+    const o = decodeJsonObject(frame.body);
+    const { id, src } = o;
+    const answerable = frame.type === MsgType.Request && typeof id === "number" &&
+      Number.isSafeInteger(id) && id >= 0 && typeof src === "string" && src !== "" &&
+      (src === peer.name || peer.configured);
+    if (!answerable) {
+      this.#drop(`malformed message: ${err.message}`, { peer: peer.name, remote: link.remote });
+      return;
+    }
+    this.#respond(src, id, {
+      status: Status.BadRequest,
+      error: `malformed request: ${err.message}`,
+    });
   }
 
   #deliver(peer: Peer, type: MsgType, msg: Message): void {
@@ -569,6 +613,15 @@ export class Federation {
         raw.conn.close();
         return;
       }
+      if (this.#handshaking.size >= MAX_HANDSHAKES) {
+        // Unauthenticated connections cost buffers; a flood must not exhaust memory.
+        this.#log.warn("auth refused", {
+          remote: raw.remote,
+          reason: `${MAX_HANDSHAKES} connections are already authenticating`,
+        });
+        raw.conn.close();
+        continue;
+      }
       this.#handshakeInbound(raw);
     }
   }
@@ -626,14 +679,6 @@ export class Federation {
   }
 
   #attachInbound(name: string, conn: FrameConnection, remote: string): void {
-    if (name === this.name) {
-      this.#log.warn("auth refused", {
-        remote,
-        reason: `remote node uses this node's own name '${name}'`,
-      });
-      conn.close({ kind: "local", why: "remote uses our own name" });
-      return;
-    }
     let peer = this.#peers.get(name);
     if (!peer) {
       // Every node can act as a hub: accept authenticated nodes it has no section for.
@@ -712,10 +757,6 @@ export class Federation {
         });
       });
     });
-  }
-
-  #adoptNow(name: string, conn: FrameConnection, remote: string): void {
-    this.#peers.get(name)?.adopt(conn, "out", remote);
   }
 }
 
