@@ -65,6 +65,9 @@ export function openListener(options: ListenOptions): Listener {
     addr: { hostname: addr.hostname, port: addr.port },
     async accept() {
       const conn = await inner.accept();
+      // Small frames both ways: Nagle would hold each one for the peer's delayed ACK.
+      // Deno's TlsConn offers no setNoDelay, so accepted TLS links keep Nagle (see docs/performance.md).
+      if (!options.tls) (conn as Deno.TcpConn).setNoDelay(true);
       return { conn, remote: addrText(conn.remoteAddr) };
     },
     close() {
