@@ -238,7 +238,8 @@ Deno.test("demo --keep leaves the nodes serving and prints how to stop them", as
     for (const [name, pid] of Object.entries(pids)) {
       assert.ok(alive(pid), `${name} (pid ${pid}) stopped with the demo`);
     }
-    const url = (await run.line(/^ {2}shell: {2}deno task start shell --url (\S+)$/))[1];
+    const url =
+      (await run.line(/^ {2}shell: {2}npx -y deno@2\.9\.6 task start shell --url (\S+)$/))[1];
     const res = await fetch(`${url}/api/node/factory/iot/devices/plug-001`);
     const body = await res.json();
     assert.equal(res.status, 200);
