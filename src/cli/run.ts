@@ -40,7 +40,7 @@ export interface StartNodeOptions {
 /** Why a node could not start, with a sentence saying what to change. */
 export class StartError extends Error {
   override readonly name = "StartError";
-  constructor(readonly code: "tls_files" | "listen" | "http", message: string) {
+  constructor(readonly code: "tls_files" | "listen" | "http" | "iot", message: string) {
     super(message);
   }
 }
@@ -100,7 +100,11 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
 
   let iot: IotModule | null = null;
   if (config.iot) {
-    iot = createIotModule(config.iot, { clock, logger: log.with({ component: "iot" }) });
+    try {
+      iot = createIotModule(config.iot, { clock, logger: log.with({ component: "iot" }) });
+    } catch (e) {
+      throw new StartError("iot", `cannot set up [mod_iot]: ${errorText(e)}`);
+    }
     iot.register(router);
   }
 

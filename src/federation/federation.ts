@@ -71,6 +71,9 @@ export interface FederationOptions {
 
 type Message = RequestMessage | ResponseMessage | EventMessage;
 
+/** Longest a TCP connect plus TLS handshake may take before the attempt counts as failed. */
+const DIAL_TIMEOUT_MS = 10_000;
+
 /** Connections allowed to be authenticating at once; more are closed on accept. */
 const MAX_HANDSHAKES = 1024;
 
@@ -708,7 +711,25 @@ export class Federation {
     onAuthenticated: (c: Connected) => void,
   ): Promise<void> {
     const node = this.#o.config.node;
-    return this.#o.dialer(peer, signal).then((raw) => {
+    // A firewall that drops packets would hold a connect for minutes: bound it.
+    const dial = new AbortController();
+    const onOuter = () => dial.abort();
+    signal.addEventListener("abort", onOuter, { once: true });
+    const dialTimer = this.#o.clock.setTimeout(() => dial.abort(), DIAL_TIMEOUT_MS);
+    const dialed = this.#o.dialer(peer, dial.signal).catch((e) => {
+      if (dial.signal.aborted && !signal.aborted) {
+        throw new Error(
+          `cannot connect to ${peer.host}:${peer.port}: no answer within ${
+            DIAL_TIMEOUT_MS / 1000
+          }s`,
+        );
+      }
+      throw e;
+    }).finally(() => {
+      this.#o.clock.clear(dialTimer);
+      signal.removeEventListener("abort", onOuter);
+    });
+    return dialed.then((raw) => {
       if (signal.aborted || this.#stopping) {
         raw.conn.close();
         throw new Error("dial cancelled");

@@ -116,6 +116,15 @@ export function tcpTlsDialer(options: DialerOptions): Dialer {
           `verification per connection); put the peer's CA in tls_ca instead`,
       );
     }
+    // startTls takes no signal: closing the socket is how an abort ends a stuck handshake.
+    const onAbort = () => {
+      try {
+        tcp.close();
+      } catch {
+        // already consumed or closed
+      }
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
     try {
       const tls = await Deno.startTls(tcp, {
         hostname: peer.tlsServerName ?? peer.host,
@@ -133,6 +142,8 @@ export function tcpTlsDialer(options: DialerOptions): Dialer {
         "dial_failed",
         `TLS handshake with ${target} failed: ${(e as Error).message}`,
       );
+    } finally {
+      signal.removeEventListener("abort", onAbort);
     }
   };
 }
