@@ -14,6 +14,7 @@ import { registerNode } from "../modules/node/mod.ts";
 import { PathRouter } from "../modules/router.ts";
 import { errorText } from "../transport/connection.ts";
 import { type Dialer, openListener, tcpTlsDialer } from "../transport/net.ts";
+import { openNodeTlsListener } from "../transport/node_tls.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { notifySystemd } from "./notify.ts";
 
@@ -86,14 +87,17 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     logger: log,
     clock,
     dialer: options.dialer ?? tcpTlsDialer({ tls: node.tls, caCerts }),
-    listen: node.listenPort === null ? null : () =>
-      openListener({
-        hostname: node.listenHost,
-        port: node.listenPort ?? 0,
-        tls: node.tls,
-        cert,
-        key,
-      }),
+    listen: node.listenPort === null ? null : node.tls
+      ? () =>
+        openNodeTlsListener({
+          hostname: node.listenHost,
+          port: node.listenPort ?? 0,
+          cert,
+          key,
+          onTlsError: (remote, message) =>
+            log.warn("TLS handshake failed", { remote, reason: message }),
+        })
+      : () => openListener({ hostname: node.listenHost, port: node.listenPort ?? 0, tls: false }),
   });
   registerCore(router, { name: node.name, clock, startedAt });
   registerNode(router, { federation, clock, startedAt });
@@ -109,7 +113,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
   }
 
   try {
-    federation.listen();
+    await federation.listen();
   } catch (e) {
     await federation.stop();
     throw new StartError(

@@ -62,7 +62,7 @@ export interface FederationOptions {
   readonly clock: Clock;
   readonly dialer: Dialer;
   /** Opens the listener; null for a dial-only node. */
-  readonly listen: (() => Listener) | null;
+  readonly listen: (() => Listener | Promise<Listener>) | null;
   /** Uniform [0,1) source for reconnect jitter. Default Math.random. */
   readonly random?: () => number;
   /** Bytes queued to one peer before it is closed as a slow consumer. Default 8 MiB. */
@@ -149,22 +149,36 @@ export class Federation {
   }
 
   /** Opens the listener and starts dialing auto_connect peers. */
-  start(): void {
-    this.listen();
+  start(): Promise<void> {
+    const listening = this.listen();
     this.dialAll();
+    return listening;
   }
 
-  /** Opens the listener (nothing for a dial-only node). */
-  listen(): void {
-    if (this.#o.listen && this.#listener === null) {
-      this.#listener = this.#o.listen();
-      const a = this.#listener.addr;
-      this.#log.info("listening", {
-        address: `${a.hostname}:${a.port}`,
-        tls: this.#o.config.node.tls,
-      });
-      this.#acceptLoop = this.#accept(this.#listener);
+  /**
+   * Opens the listener (nothing for a dial-only node). A synchronous listener
+   * is bound before this returns; errors of one are thrown here.
+   */
+  listen(): Promise<void> {
+    if (!this.#o.listen || this.#listener !== null) return Promise.resolve();
+    const opened = this.#o.listen();
+    if (opened instanceof Promise) return opened.then((l) => this.#acceptOn(l));
+    this.#acceptOn(opened);
+    return Promise.resolve();
+  }
+
+  #acceptOn(listener: Listener): void {
+    if (this.#stopping) {
+      listener.close();
+      return;
     }
+    this.#listener = listener;
+    const a = listener.addr;
+    this.#log.info("listening", {
+      address: `${a.hostname}:${a.port}`,
+      tls: this.#o.config.node.tls,
+    });
+    this.#acceptLoop = this.#accept(listener);
   }
 
   /** Starts every auto_connect peer's dial-and-reconnect cycle. */

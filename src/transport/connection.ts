@@ -44,7 +44,10 @@ export interface FrameConnectionOptions {
   maxFrameBytes?: number;
   /** Bytes queued for sending beyond which the remote is a slow consumer. Default 8 MiB. */
   maxOutboundBytes?: number;
-  /** Size of the reused read buffer. Default 64 KiB. */
+  /**
+   * Largest size of the reused read buffer. Default 64 KiB. It starts at 4 KiB
+   * and doubles whenever a read fills it, so idle links stay small.
+   */
   readBufferBytes?: number;
 }
 
@@ -63,7 +66,8 @@ export class FrameConnection {
   readonly #stream: ByteStream;
   readonly #decoder: FrameDecoder;
   readonly #maxOutbound: number;
-  readonly #readBuf: Uint8Array;
+  #readBuf: Uint8Array;
+  readonly #maxReadBuf: number;
   #handlers: FrameConnectionHandlers | null = null;
   #state: ConnState = { kind: "open" };
   #queue: { type: MsgType; body: Uint8Array }[] = [];
@@ -77,7 +81,8 @@ export class FrameConnection {
     this.#stream = stream;
     this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
     this.#maxOutbound = options.maxOutboundBytes ?? 8 * 1024 * 1024;
-    this.#readBuf = new Uint8Array(options.readBufferBytes ?? 64 * 1024);
+    this.#maxReadBuf = options.readBufferBytes ?? 64 * 1024;
+    this.#readBuf = new Uint8Array(Math.min(4096, this.#maxReadBuf));
   }
 
   /** Starts reading; frames and the close go to `handlers` (replaceable later). */
@@ -173,6 +178,9 @@ export class FrameConnection {
       }
       try {
         this.#decoder.push(this.#readBuf.subarray(0, n));
+        if (n === this.#readBuf.byteLength && n < this.#maxReadBuf) {
+          this.#readBuf = new Uint8Array(Math.min(n * 2, this.#maxReadBuf));
+        }
         for (let f = this.#decoder.next(); f !== null; f = this.#decoder.next()) {
           this.#handlers?.onFrame(f);
           if (this.#state.kind !== "open") return;

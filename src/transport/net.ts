@@ -1,9 +1,10 @@
 /** Opening listeners and dialing peers (PORTAL02.md §1). */
 import type { PeerConfig } from "../config/types.ts";
+import type { ByteStream } from "./connection.ts";
 
 /** An accepted or dialed connection with the address it goes to. */
 export interface RawConn {
-  readonly conn: Deno.Conn;
+  readonly conn: ByteStream;
   readonly remote: string;
 }
 

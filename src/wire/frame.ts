@@ -11,6 +11,9 @@ export interface Frame {
   readonly body: Uint8Array;
 }
 
+/** A buffer grown past this is dropped once it is empty again. */
+const SHRINK_ABOVE = 64 * 1024;
+
 const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(MsgType));
 
 /** Writes header and body into one new buffer. */
@@ -88,7 +91,12 @@ export class FrameDecoder {
           if (avail < state.length) return null;
           const body = this.#buf.subarray(this.#start, this.#start + state.length);
           this.#start += state.length;
-          if (this.#start === this.#end) this.#start = this.#end = 0;
+          if (this.#start === this.#end) {
+            this.#start = this.#end = 0;
+            // After a large frame, an idle link should not keep a large buffer.
+            // The returned body views the old buffer, so it stays valid.
+            if (this.#buf.byteLength > SHRINK_ABOVE) this.#buf = new Uint8Array(4096);
+          }
           this.#state = { kind: "header" };
           return { type: state.type, body };
         }

@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { generateCa, issueNodeCert } from "../src/transport/certs.ts";
+import { FrameConnection } from "../src/transport/connection.ts";
+import { TransportError } from "../src/transport/net.ts";
+import { openNodeTlsListener } from "../src/transport/node_tls.ts";
+import { type Frame, MsgType } from "../src/wire/mod.ts";
+import { within } from "./helpers/nodes.ts";
+
+const ca = await generateCa();
+const leaf = await issueNodeCert(ca, { name: "hub", hosts: ["localhost", "127.0.0.1"] });
+
+async function dial(port: number, caPem: string): Promise<Deno.TlsConn> {
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+  tcp.setNoDelay(true);
+  const conn = await Deno.startTls(tcp, { hostname: "localhost", caCerts: [caPem] });
+  try {
+    await conn.handshake();
+  } catch (e) {
+    conn.close();
+    throw e;
+  }
+  return conn;
+}
+
+Deno.test("openNodeTlsListener() carries frames both ways with Nagle off on the accepted side", async () => {
+  const listener = await openNodeTlsListener({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+  });
+  const client = await dial(listener.addr.port, ca.certPem);
+  const accepted = await listener.accept();
+  const server = new FrameConnection(accepted.conn);
+  const clientSide = new FrameConnection(client);
+  const got: Frame[] = [];
+  let wake: () => void = () => {};
+  clientSide.start({
+    onFrame: (f) => {
+      got.push({ type: f.type, body: f.body.slice() });
+      wake();
+    },
+    onClose: () => {},
+  });
+  // The server echoes each PING as a PONG in its own write: the pattern Nagle stalls.
+  server.start({ onFrame: (f) => server.send(MsgType.Pong, f.body.slice()), onClose: () => {} });
+  try {
+    assert.match(accepted.remote, /^127\.0\.0\.1:\d+$/);
+    const rtts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const arrived = new Promise<void>((r) => (wake = r));
+      const t0 = performance.now();
+      clientSide.send(MsgType.Ping, new Uint8Array([i]));
+      await within(arrived, `pong ${i}`);
+      rtts.push(performance.now() - t0);
+    }
+    assert.deepEqual(
+      got.map((f) => [f.type, f.body[0]]),
+      [0, 1, 2, 3, 4].map((i) => [MsgType.Pong, i]),
+    );
+    assert.ok(Math.min(...rtts) < 30, `round trips ${rtts.map((r) => r.toFixed(1)).join(", ")} ms`);
+  } finally {
+    clientSide.close();
+    server.close();
+    listener.close();
+    await Promise.all([clientSide.closed(), server.closed()]);
+  }
+});
+
+Deno.test("openNodeTlsListener() reports a client that trusts another CA", async () => {
+  const errors: string[] = [];
+  let reported: () => void = () => {};
+  const seen = new Promise<void>((r) => (reported = r));
+  const listener = await openNodeTlsListener({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+    onTlsError: (remote, message) => {
+      errors.push(`${remote} ${message}`);
+      reported();
+    },
+  });
+  const other = await generateCa();
+  try {
+    await assert.rejects(dial(listener.addr.port, other.certPem));
+    await within(seen, "the TLS error report");
+    assert.match(errors[0], /^127\.0\.0\.1:\d+ /);
+  } finally {
+    listener.close();
+  }
+});
+
+Deno.test("openNodeTlsListener() refuses a port in use with a TransportError", async () => {
+  const first = await openNodeTlsListener({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+  });
+  try {
+    await assert.rejects(
+      openNodeTlsListener({
+        hostname: "127.0.0.1",
+        port: first.addr.port,
+        cert: leaf.certPem,
+        key: leaf.keyPem,
+      }),
+      (e) =>
+        e instanceof TransportError && e.code === "listen_failed" &&
+        e.message.includes(String(first.addr.port)),
+    );
+  } finally {
+    first.close();
+  }
+});
