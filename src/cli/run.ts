@@ -97,7 +97,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
           onTlsError: (remote, message) =>
             log.warn("TLS handshake failed", { remote, reason: message }),
         })
-      : () => openListener({ hostname: node.listenHost, port: node.listenPort ?? 0, tls: false }),
+      : () => openListener({ hostname: node.listenHost, port: node.listenPort ?? 0 }),
   });
   registerCore(router, { name: node.name, clock, startedAt });
   registerNode(router, { federation, clock, startedAt });

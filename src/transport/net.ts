@@ -37,38 +37,29 @@ function addrText(a: Deno.Addr): string {
 export interface ListenOptions {
   readonly hostname: string;
   readonly port: number;
-  readonly tls: boolean;
-  /** PEM text, required when tls. */
-  readonly cert?: string;
-  readonly key?: string;
 }
 
-/** Binds the federation listener: TLS, or plain TCP when tls is off. */
+/**
+ * Binds a plain-TCP federation listener (`tls = false`). TLS listeners are
+ * opened by `openNodeTlsListener`, because Deno.listenTls cannot turn Nagle off.
+ */
 export function openListener(options: ListenOptions): Listener {
-  let inner: Deno.Listener;
+  let inner: Deno.TcpListener;
   try {
-    inner = options.tls
-      ? Deno.listenTls({
-        hostname: options.hostname,
-        port: options.port,
-        cert: options.cert ?? "",
-        key: options.key ?? "",
-      })
-      : Deno.listen({ hostname: options.hostname, port: options.port });
+    inner = Deno.listen({ hostname: options.hostname, port: options.port });
   } catch (e) {
     throw new TransportError(
       "listen_failed",
       `cannot listen on ${options.hostname}:${options.port}: ${(e as Error).message}`,
     );
   }
-  const addr = inner.addr as Deno.NetAddr;
+  const addr = inner.addr;
   return {
     addr: { hostname: addr.hostname, port: addr.port },
     async accept() {
       const conn = await inner.accept();
       // Small frames both ways: Nagle would hold each one for the peer's delayed ACK.
-      // Deno's TlsConn offers no setNoDelay, so accepted TLS links keep Nagle (see docs/performance.md).
-      if (!options.tls) (conn as Deno.TcpConn).setNoDelay(true);
+      conn.setNoDelay(true);
       return { conn, remote: addrText(conn.remoteAddr) };
     },
     close() {

@@ -85,7 +85,7 @@ export function startTestNode(
     dialer: tcpTlsDialer({ tls: node.tls, caCerts: null }),
     listen: node.listenPort === null
       ? null
-      : () => openListener({ hostname: node.listenHost, port: node.listenPort ?? 0, tls: false }),
+      : () => openListener({ hostname: node.listenHost, port: node.listenPort ?? 0 }),
   });
   registerCore(router, { name: node.name, clock, startedAt: clock.now() });
   registerNode(router, { federation: fed, clock, startedAt: clock.now() });
