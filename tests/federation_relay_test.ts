@@ -25,8 +25,15 @@ Deno.test("Federation routes office → hub → factory when factory's direct ad
       args: {},
       origin: null,
     });
-    const views = peers.body as { name: string; status: string; via: string | null }[];
-    assert.equal(views.find((v) => v.name === "hub")?.status, "connected");
+    const views = peers.body as {
+      name: string;
+      status: string;
+      via: string | null;
+      latency_ms: unknown;
+    }[];
+    const hubView = views.find((v) => v.name === "hub") as { status: string; latency_ms: unknown };
+    assert.equal(hubView.status, "connected");
+    assert.equal(typeof hubView.latency_ms, "number", "the handshake's round trip seeds latency");
     const f = views.find((v) => v.name === "factory");
     assert.equal(f?.status, "via-hub");
     assert.equal(f?.via, "hub");

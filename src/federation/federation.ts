@@ -671,7 +671,7 @@ export class Federation {
         sendAll(conn, step.send);
         if (step.kind === "accepted") {
           done();
-          this.#attachInbound(step.peer, conn, raw.remote);
+          this.#attachInbound(step.peer, conn, raw.remote, this.#o.clock.now() - challengedAt);
         } else if (step.kind === "refused") {
           done();
           this.#log.warn("auth refused", {
@@ -692,10 +692,11 @@ export class Federation {
         done();
       },
     });
+    const challengedAt = this.#o.clock.now();
     conn.send(MsgType.AuthChallenge, hs.start().body);
   }
 
-  #attachInbound(name: string, conn: FrameConnection, remote: string): void {
+  #attachInbound(name: string, conn: FrameConnection, remote: string, rttMs: number): void {
     let peer = this.#peers.get(name);
     if (!peer) {
       // Every node can act as a hub: accept authenticated nodes it has no section for.
@@ -714,7 +715,7 @@ export class Federation {
       }, false);
       this.#peers.set(name, peer);
     }
-    peer.adopt(conn, "in", remote);
+    peer.adopt(conn, "in", remote, rttMs);
   }
 
   /** Dialer side of §3, used by peer actors. Hands over the link synchronously. */
@@ -760,6 +761,8 @@ export class Federation {
           });
         }, node.authTimeoutMs);
         const onAbort = () => conn.close({ kind: "local", why: "dial cancelled" });
+        // The answer-to-verdict round trip is the link's first latency figure.
+        let answeredAt = this.#o.clock.now();
         signal.addEventListener("abort", onAbort, { once: true });
         const finish = () => {
           this.#o.clock.clear(timer);
@@ -770,9 +773,14 @@ export class Federation {
           onFrame: (frame) => {
             const step = hs.receive(frame);
             sendAll(conn, step.send);
+            if (step.kind === "continue") answeredAt = this.#o.clock.now();
             if (step.kind === "accepted") {
               finish();
-              onAuthenticated({ conn, remote: raw.remote });
+              onAuthenticated({
+                conn,
+                remote: raw.remote,
+                rttMs: this.#o.clock.now() - answeredAt,
+              });
               resolve();
             } else if (step.kind === "refused") {
               finish();

@@ -37,6 +37,11 @@ export class Heartbeat {
     return this.#missed;
   }
 
+  /** A first latency estimate (the handshake's round trip), used until the first PONG. */
+  seed(ms: number): void {
+    this.#latency ??= ms;
+  }
+
   start(): void {
     if (this.#timer !== null) return;
     this.#schedule();

@@ -43,6 +43,8 @@ export type PeerState =
 export interface Connected {
   readonly conn: FrameConnection;
   readonly remote: string;
+  /** Round trip measured during the handshake: the latency shown until the first PONG. */
+  readonly rttMs?: number;
 }
 
 /** What the actor needs from the federation around it. */
@@ -158,7 +160,7 @@ export class Peer {
    * decides: opposite directions keep the link dialed by the name sorting
    * first; the same direction keeps the newer.
    */
-  adopt(conn: FrameConnection, direction: Direction, remote: string): boolean {
+  adopt(conn: FrameConnection, direction: Direction, remote: string, rttMs?: number): boolean {
     if (this.#stopped) {
       conn.close({ kind: "local", why: "node stopping" });
       return false;
@@ -176,6 +178,7 @@ export class Peer {
       }
     }
     const link = this.#makeLink(conn, direction, remote);
+    if (rttMs !== undefined) link.heartbeat.seed(rttMs);
     if (current !== null) {
       this.#log.info("connection replaced", { old: current.direction, new: direction });
       current.heartbeat.stop();
@@ -249,12 +252,12 @@ export class Peer {
         this.#enter({ kind: "authenticating", abort }, "TCP/TLS up, authenticating");
       }
     };
-    const onAuthenticated = ({ conn, remote }: Connected) => {
+    const onAuthenticated = ({ conn, remote, rttMs }: Connected) => {
       if (abort.signal.aborted || this.#stopped) {
         conn.close({ kind: "local", why: "dial no longer wanted" });
         return;
       }
-      this.adopt(conn, "out", remote);
+      this.adopt(conn, "out", remote, rttMs);
     };
     this.#host.connect(this.config, abort.signal, onTcpUp, onAuthenticated).then(
       () => this.#dials.delete(abort),
