@@ -9,9 +9,14 @@ import {
   MAX_CONFIG_BYTES,
   parseConfigText,
 } from "../src/config/mod.ts";
+import { generateCa, issueNodeCert } from "../src/transport/certs.ts";
 
-const CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-const KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+// Real PEM: loadConfig checks that tls_key belongs to tls_cert and that tls_cert is no CA.
+const CA = await generateCa();
+const LEAF = await issueNodeCert(CA, { name: "hub", hosts: ["localhost"] });
+const OTHER = await issueNodeCert(CA, { name: "office", hosts: ["localhost"] });
+const CERT = LEAF.certPem;
+const KEY = LEAF.keyPem;
 
 /** A listening TLS node whose files are relative to the config: tls_* on lines 4-6. */
 const TLS_NODE = `[mod_node]
@@ -319,4 +324,32 @@ Deno.test("describeConfig() warns about an open API without a token and an examp
   assert.match(text, /^ {2}federation listener: 0\.0\.0\.0:9090, TLS off \(plain TCP\)$/m);
   assert.match(text, /HTTP API: \[::\]:8080, no token \(anyone who can reach it/);
   assert.match(text, /warning: federation_key is still the example value/);
+});
+
+Deno.test("loadConfig() reports a tls_key that does not belong to tls_cert", async () => {
+  await withTempDir(async (dir) => {
+    await writeCerts(dir, { "hub.pem": CERT, "hub.key": OTHER.keyPem, "ca.pem": CA.certPem });
+    const path = join(dir, "node.ini");
+    await Deno.writeTextFile(path, TLS_NODE);
+    const err = await loadError(path);
+    assert.equal(err.issues.length, 1);
+    assert.equal(err.issues[0].key, "tls_key");
+    assert.equal(err.issues[0].line, 5);
+    assert.match(
+      formatIssue(err.issues[0]),
+      /node\.ini:5: tls_key 'certs\/hub\.key' does not belong to tls_cert/,
+    );
+  });
+});
+
+Deno.test("loadConfig() refuses a CA certificate as tls_cert", async () => {
+  await withTempDir(async (dir) => {
+    await writeCerts(dir, { "hub.pem": CA.certPem, "hub.key": CA.keyPem, "ca.pem": CA.certPem });
+    const path = join(dir, "node.ini");
+    await Deno.writeTextFile(path, TLS_NODE);
+    const err = await loadError(path);
+    assert.equal(err.issues[0].key, "tls_cert");
+    assert.equal(err.issues[0].line, 4);
+    assert.match(err.issues[0].message, /is a CA certificate/);
+  });
 });

@@ -114,3 +114,80 @@ Deno.test("openNodeTlsListener() refuses a port in use with a TransportError", a
     first.close();
   }
 });
+
+Deno.test("openNodeTlsListener() drops a client that never starts TLS after the handshake timeout", async () => {
+  const errors: string[] = [];
+  const listener = await openNodeTlsListener({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+    handshakeTimeoutMs: 200,
+    onTlsError: (_remote, message) => errors.push(message),
+  });
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  try {
+    const n = await within(
+      silent.read(new Uint8Array(8)),
+      "the listener to drop the connection",
+      5000,
+    );
+    assert.equal(n, null);
+    assert.ok(errors.some((m) => /timeout/i.test(m)), errors.join("; "));
+  } finally {
+    silent.close();
+    listener.close();
+  }
+});
+
+Deno.test("openNodeTlsListener() closes connections beyond maxConnections at once", async () => {
+  const refused: string[] = [];
+  const listener = await openNodeTlsListener({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+    maxConnections: 1,
+    onRefused: (remote) => refused.push(remote),
+  });
+  const first = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const second = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  try {
+    assert.equal(
+      await within(second.read(new Uint8Array(8)), "the second to be closed", 5000),
+      null,
+    );
+    assert.equal(refused.length, 1);
+  } finally {
+    first.close();
+    second.close();
+    listener.close();
+  }
+});
+
+Deno.test("tcpTlsDialer() with tls_verify = false connects to a listener whose CA it does not know", async () => {
+  const { tcpTlsDialer } = await import("../src/transport/net.ts");
+  const { peerConfig } = await import("./helpers/nodes.ts");
+  const listener = await openNodeTlsListener({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+  });
+  const other = await generateCa();
+  try {
+    const verified = tcpTlsDialer({ tls: true, caCerts: [other.certPem] });
+    const peer = peerConfig("hub", { port: listener.addr.port, tlsServerName: "localhost" });
+    await assert.rejects(verified(peer, new AbortController().signal), /TLS handshake/);
+    const unverified = await verified({ ...peer, tlsVerify: false }, new AbortController().signal);
+    const accepted = await listener.accept();
+    assert.match(unverified.remote, /^127\.0\.0\.1:\d+$/);
+    await unverified.conn.write(new Uint8Array([1, 2, 3]));
+    const buf = new Uint8Array(8);
+    assert.equal(await accepted.conn.read(buf), 3);
+    unverified.conn.close();
+    accepted.conn.close();
+  } finally {
+    listener.close();
+  }
+});

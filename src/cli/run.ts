@@ -68,8 +68,8 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
   for (const p of config.peers) {
     if (node.tls && !p.tlsVerify) {
       log.warn(
-        `tls_verify = false for peer ${p.name}: certificate verification cannot be skipped ` +
-          `by this runtime, so dials to it will fail; put its CA in tls_ca instead`,
+        `tls_verify = false for peer ${p.name}: its certificate is not verified, so anyone on ` +
+          `the path could pose as it; put its CA in tls_ca instead`,
       );
     }
   }
@@ -94,8 +94,12 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
           port: node.listenPort ?? 0,
           cert,
           key,
+          handshakeTimeoutMs: node.authTimeoutMs,
           onTlsError: (remote, message) =>
             log.warn("TLS handshake failed", { remote, reason: message }),
+          onRefused: (remote, open) =>
+            log.warn("connection refused: too many open connections", { remote, open }),
+          onError: (message) => log.error("federation listener error", { reason: message }),
         })
       : () => openListener({ hostname: node.listenHost, port: node.listenPort ?? 0 }),
   });

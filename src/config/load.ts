@@ -1,4 +1,5 @@
 /** Loading a node.ini: read, parse, resolve, then check the files it names (CONFIG.md). */
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { ConfigError, type ConfigIssue, IssueCode, sortIssues } from "./errors.ts";
 import { parseIni } from "./ini.ts";
 import { absolutePath, type ReferencedFile, type Resolution, resolveConfig } from "./schema.ts";
@@ -46,8 +47,14 @@ export async function loadConfig(path: string, opts: LoadConfigOptions = {}): Pr
   if (typeof decoded !== "string") throw new ConfigError("config_invalid", [decoded]);
   const resolution = resolveText(decoded, path, {});
   const files = opts.checkFiles === false ? [] : resolution.files;
-  const fileIssues = await Promise.all(files.map((f) => checkPemFile(f, path)));
-  const issues = [...resolution.issues, ...fileIssues.filter((i) => i !== null)];
+  const fileIssues = (await Promise.all(files.map((f) => checkPemFile(f, path))))
+    .filter((i) => i !== null);
+  // The pair is only worth checking once each file is readable PEM on its own.
+  if (fileIssues.length === 0) {
+    const pair = await checkCertKeyPair(files, path);
+    if (pair) fileIssues.push(pair);
+  }
+  const issues = [...resolution.issues, ...fileIssues];
   if (issues.length > 0) throw new ConfigError("config_invalid", sortIssues(issues));
   return resolution.config;
 }
@@ -164,6 +171,64 @@ async function checkPemFile(ref: ReferencedFile, configFile: string): Promise<Co
     return issue(IssueCode.BadFile, `${ref.key} ${shown} is not ${whatOf(ref)}${swapped}`);
   }
   return null;
+}
+
+/**
+ * tls_cert must be a node certificate (not a CA) whose public key matches
+ * tls_key: otherwise the node would start and then fail every TLS handshake.
+ */
+async function checkCertKeyPair(
+  files: readonly ReferencedFile[],
+  configFile: string,
+): Promise<ConfigIssue | null> {
+  const certRef = files.find((f) => f.key === "tls_cert");
+  const keyRef = files.find((f) => f.key === "tls_key");
+  if (!certRef || !keyRef) return null;
+  const issue = (ref: ReferencedFile, message: string): ConfigIssue => ({
+    code: IssueCode.BadFile,
+    file: configFile,
+    line: ref.line,
+    section: ref.section,
+    key: ref.key,
+    message,
+  });
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(await Deno.readTextFile(certRef.path));
+  } catch (err) {
+    return issue(
+      certRef,
+      `tls_cert '${certRef.value}' is not a valid certificate: ${errorMessage(err)}`,
+    );
+  }
+  if (cert.ca) {
+    return issue(
+      certRef,
+      `tls_cert '${certRef.value}' is a CA certificate; TLS refuses it as a server certificate ` +
+        "— use the node's own certificate from 'portal gen-certs' and put the CA in tls_ca",
+    );
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(await Deno.readTextFile(keyRef.path));
+  } catch (err) {
+    return issue(
+      keyRef,
+      `tls_key '${keyRef.value}' is not a valid private key: ${errorMessage(err)}`,
+    );
+  }
+  if (!cert.checkPrivateKey(key)) {
+    return issue(
+      keyRef,
+      `tls_key '${keyRef.value}' does not belong to tls_cert '${certRef.value}' ` +
+        "(they come from different gen-certs runs or nodes)",
+    );
+  }
+  return null;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function whatOf(ref: ReferencedFile): string {

@@ -342,7 +342,17 @@ export class Federation {
       ttl: DEFAULT_TTL,
       timeout_ms: timeoutMs,
     };
-    this.#write(link, MsgType.Request, encodeJson(msg));
+    const body = encodeJson(msg);
+    if (!this.#fits(body)) {
+      // A frame over the limit would make the receiver close the link for everyone.
+      this.#pending.resolve(id, {
+        status: Status.TooLarge,
+        error: `the request for ${dst}${path} is ${body.byteLength} bytes, over max_frame_bytes ` +
+          `(${this.#o.config.node.maxFrameBytes})`,
+      });
+      return response;
+    }
+    this.#write(link, MsgType.Request, body);
     return response;
   }
 
@@ -376,6 +386,11 @@ export class Federation {
       : `no route to ${dst}: not connected to it, and no hub is configured for it`;
   }
 
+  /** True when a body fits the frame limit (ours; PORTAL02 gives every node the same default). */
+  #fits(body: Uint8Array): boolean {
+    return body.byteLength <= this.#o.config.node.maxFrameBytes;
+  }
+
   #write(link: Link, type: MsgType, body: Uint8Array): boolean {
     const ok = link.conn.send(type, body);
     if (ok) this.counters.sent++;
@@ -393,7 +408,18 @@ export class Federation {
       this.#drop(`no route to ${dst} for the response to request ${id}`);
       return;
     }
-    this.#write(link, MsgType.Response, encodeJson(msg));
+    let body = encodeJson(msg);
+    if (!this.#fits(body)) {
+      body = encodeJson({
+        id,
+        src: this.name,
+        dst,
+        status: Status.TooLarge,
+        error: `the answer from ${this.name} is ${body.byteLength} bytes, over max_frame_bytes ` +
+          `(${this.#o.config.node.maxFrameBytes})`,
+      });
+    }
+    this.#write(link, MsgType.Response, body);
   }
 
   #drop(why: string, fields: Record<string, string | number> = {}): void {
@@ -456,7 +482,7 @@ export class Federation {
       return;
     }
     if (src !== peer.name) this.#routes.learn(src, peer.name);
-    if (dst === this.name) this.#deliver(peer, frame.type, msg);
+    if (dst === this.name) this.#deliver(peer, link, frame.type, msg);
     else this.#relay(link, frame, msg, dst);
   }
 
@@ -477,16 +503,20 @@ export class Federation {
     });
   }
 
-  #deliver(peer: Peer, type: MsgType, msg: Message): void {
+  #deliver(peer: Peer, link: Link, type: MsgType, msg: Message): void {
     switch (type) {
       case MsgType.Request:
         this.#serve(peer, msg as RequestMessage);
         return;
       case MsgType.Response: {
         const res = msg as ResponseMessage;
-        const dst = this.#pending.destination(res.id);
-        // A relay on the path may answer a failure in its own name (502/508).
-        if (dst === undefined || (res.src !== dst && res.status < 500)) {
+        const pending = this.#pending.get(res.id);
+        const dst = pending?.dst;
+        // A relay on the path may answer a failure in its own name (502/508), but
+        // only on the link the request left on: nobody else may fail our requests.
+        const relayFailure = pending !== undefined && res.src !== dst && res.status >= 400 &&
+          link.id === pending.linkId;
+        if (dst === undefined || (res.src !== dst && !relayFailure)) {
           this.#drop(`response ${res.id} from ${res.src} matches no pending request`);
           return;
         }
@@ -534,11 +564,18 @@ export class Federation {
         args: req.args ?? {},
         origin: req.src,
         signal: abort.signal,
-      });
+      }).catch((e): PathResponse => ({
+        status: Status.Internal,
+        error: `${req.method} ${req.path} failed on ${this.name}: ${errorText(e)}`,
+      }));
       // A handler that ignores its deadline must not hold a worker forever.
-      const res = await Promise.race([work, expired]);
-      if (timer !== null) clock.clear(timer);
-      this.#serving.delete(cancel);
+      let res: PathResponse | null;
+      try {
+        res = await Promise.race([work, expired]);
+      } finally {
+        if (timer !== null) clock.clear(timer);
+        this.#serving.delete(cancel);
+      }
       if (this.#stopping) return;
       if (res === null) {
         this.#drop(`request ${req.id} from ${req.src} for ${req.path} outlived its deadline`);
@@ -575,7 +612,16 @@ export class Federation {
         });
         return;
       }
-      if (this.#write(link, MsgType.Request, encodeJson({ ...req, ttl: ttl - 1 }))) {
+      const body = encodeJson({ ...req, ttl: ttl - 1 });
+      if (!this.#fits(body)) {
+        this.#respond(req.src, req.id, {
+          status: Status.TooLarge,
+          error:
+            `request ${req.id} for ${req.dst} is too large to relay (${body.byteLength} bytes)`,
+        });
+        return;
+      }
+      if (this.#write(link, MsgType.Request, body)) {
         this.counters.relayed++;
       }
       return;

@@ -47,9 +47,9 @@ export class PendingRequests {
     return { id, response };
   }
 
-  /** Destination of a pending request, or undefined. */
-  destination(id: number): string | undefined {
-    return this.#entries.get(id)?.dst;
+  /** Destination and outgoing link of a pending request, or undefined. */
+  get(id: number): { readonly dst: string; readonly linkId: number } | undefined {
+    return this.#entries.get(id);
   }
 
   /** Settles request `id` with `response`; returns the round-trip ms, or null if unknown. */

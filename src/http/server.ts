@@ -149,7 +149,7 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       res = await router.handle(req);
     } catch (e) {
       logger.error("router failed", { method, path, error: (e as Error).message });
-      return json(500, { error: `${method} ${path} failed: ${(e as Error).message}` });
+      return json(Status.Internal, { error: `${method} ${path} failed: ${(e as Error).message}` });
     }
     return toHttpResponse(res);
   };
@@ -162,7 +162,7 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       onListen: () => {},
       onError: (e) => {
         logger.error("HTTP API request failed", { error: (e as Error).message });
-        return json(500, { error: "internal error" });
+        return json(Status.Internal, { error: "internal error" });
       },
     }, async (request, info) => {
       const started = performance.now();
@@ -284,7 +284,9 @@ function toHttpResponse(res: PathResponse): Response {
   try {
     return json(status, res.body ?? null);
   } catch (e) {
-    return json(500, { error: `the answer cannot be sent as JSON: ${(e as Error).message}` });
+    return json(Status.Internal, {
+      error: `the answer cannot be sent as JSON: ${(e as Error).message}`,
+    });
   }
 }
 

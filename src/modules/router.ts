@@ -75,8 +75,14 @@ export class PathRouter {
       return fail(Status.BadRequest, `path '${req.path}' must start with '/'`);
     }
     const segs = splitPath(req.path);
-    const matches = this.#routes
-      .map((r) => ({ r, params: match(r.segments, segs) }))
+    let matched;
+    try {
+      matched = this.#routes.map((r) => ({ r, params: match(r.segments, segs) }));
+    } catch (e) {
+      if (!(e instanceof URIError)) throw e;
+      return fail(Status.BadRequest, `path '${req.path}' has a malformed %-escape`);
+    }
+    const matches = matched
       .filter((m): m is { r: Route; params: Record<string, string> } => m.params !== null)
       .sort((a, b) => compareSpecificity(a.r, b.r));
     const hit = matches.find((m) => m.r.method === req.method);
@@ -84,7 +90,7 @@ export class PathRouter {
       try {
         return await hit.r.handler(req, hit.params);
       } catch (e) {
-        return fail(500, `${req.method} ${req.path} failed: ${(e as Error).message}`);
+        return fail(Status.Internal, `${req.method} ${req.path} failed: ${(e as Error).message}`);
       }
     }
     if (req.method === "LIST") {

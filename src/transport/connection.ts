@@ -168,7 +168,13 @@ export class FrameConnection {
       try {
         n = await this.#stream.read(this.#readBuf);
       } catch (e) {
-        this.close({ kind: "io", message: errorText(e) });
+        // rustls reports a peer that closed without TLS close_notify as UnexpectedEof:
+        // for PORTAL02 that is an ordinary end of stream (frames are self-delimiting).
+        this.close(
+          e instanceof Deno.errors.UnexpectedEof
+            ? { kind: "eof" }
+            : { kind: "io", message: errorText(e) },
+        );
         return;
       }
       if (this.#state.kind !== "open") return;

@@ -1,6 +1,7 @@
 /** Opening listeners and dialing peers (PORTAL02.md §1). */
 import type { PeerConfig } from "../config/types.ts";
 import type { ByteStream } from "./connection.ts";
+import { dialNodeTlsUnverified } from "./node_tls.ts";
 
 /** An accepted or dialed connection with the address it goes to. */
 export interface RawConn {
@@ -21,7 +22,7 @@ export type Dialer = (peer: PeerConfig, signal: AbortSignal) => Promise<RawConn>
 /** Why a dial or listen failed, as a typed code plus a sentence. */
 export class TransportError extends Error {
   override readonly name = "TransportError";
-  constructor(readonly code: "listen_failed" | "dial_failed" | "tls_unsupported", message: string) {
+  constructor(readonly code: "listen_failed" | "dial_failed", message: string) {
     super(message);
   }
 }
@@ -89,6 +90,14 @@ export function tcpTlsDialer(options: DialerOptions): Dialer {
       throw new TransportError("dial_failed", `peer ${peer.name} has no host to dial`);
     }
     const target = `${peer.host}:${peer.port}`;
+    if (options.tls && !peer.tlsVerify) {
+      return dialNodeTlsUnverified({
+        host: peer.host,
+        port: peer.port,
+        servername: peer.tlsServerName ?? peer.host,
+        signal,
+      });
+    }
     let tcp: Deno.TcpConn;
     try {
       tcp = await Deno.connect({ hostname: peer.host, port: peer.port, signal });
@@ -100,35 +109,30 @@ export function tcpTlsDialer(options: DialerOptions): Dialer {
     }
     tcp.setNoDelay(true);
     if (!options.tls) return { conn: tcp, remote: target };
-    if (!peer.tlsVerify) {
-      tcp.close();
-      throw new TransportError(
-        "tls_unsupported",
-        `tls_verify = false for peer ${peer.name} is not supported by this runtime (it cannot skip ` +
-          `verification per connection); put the peer's CA in tls_ca instead`,
-      );
-    }
+
+    let tls: Deno.TlsConn | null = null;
     // startTls takes no signal: closing the socket is how an abort ends a stuck handshake.
     const onAbort = () => {
       try {
-        tcp.close();
+        (tls ?? tcp).close();
       } catch {
         // already consumed or closed
       }
     };
     signal.addEventListener("abort", onAbort, { once: true });
     try {
-      const tls = await Deno.startTls(tcp, {
+      tls = await Deno.startTls(tcp, {
         hostname: peer.tlsServerName ?? peer.host,
         caCerts: options.caCerts ?? undefined,
       });
       await tls.handshake();
       return { conn: tls, remote: target };
     } catch (e) {
+      // Once startTls returns, the TLS connection owns the socket: close that one.
       try {
-        tcp.close();
+        (tls ?? tcp).close();
       } catch {
-        // startTls may already own and have closed the socket.
+        // already closed
       }
       throw new TransportError(
         "dial_failed",

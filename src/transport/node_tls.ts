@@ -12,7 +12,7 @@ import { type Listener, type RawConn, TransportError } from "./net.ts";
 const HIGH_WATER = 256 * 1024;
 
 /** A node:tls socket seen as the ByteStream a FrameConnection reads and writes. */
-class NodeSocketStream implements ByteStream {
+export class NodeSocketStream implements ByteStream {
   readonly #socket: tls.TLSSocket;
   #chunks: Uint8Array[] = [];
   #buffered = 0;
@@ -92,8 +92,16 @@ export interface NodeTlsListenOptions {
   /** PEM text. */
   readonly cert: string;
   readonly key: string;
-  /** Called when a client fails the TLS handshake (wrong CA, not TLS, …). */
+  /** A client that has not finished TLS by then is dropped. Default 5000 ms (auth_timeout). */
+  readonly handshakeTimeoutMs?: number;
+  /** Open connections beyond which new ones are closed at once. Default 4096. */
+  readonly maxConnections?: number;
+  /** Called when a client fails the TLS handshake (wrong CA, not TLS, too slow, …). */
   readonly onTlsError?: (remote: string, message: string) => void;
+  /** Called for a connection refused because `maxConnections` are open. */
+  readonly onRefused?: (remote: string, open: number) => void;
+  /** Called for an error of the listening socket itself (e.g. out of file descriptors). */
+  readonly onError?: (message: string) => void;
 }
 
 interface Peername {
@@ -115,7 +123,13 @@ export async function openNodeTlsListener(options: NodeTlsListenOptions): Promis
   const queue: RawConn[] = [];
   let waiting: { resolve: (c: RawConn) => void; reject: (e: Error) => void } | null = null;
   let closed = false;
-  const server = tls.createServer({ cert: options.cert, key: options.key }, (socket) => {
+  const maxConnections = options.maxConnections ?? 4096;
+  let open = 0;
+  const server = tls.createServer({
+    cert: options.cert,
+    key: options.key,
+    handshakeTimeout: options.handshakeTimeoutMs ?? 5000,
+  }, (socket) => {
     socket.setNoDelay(true);
     const raw: RawConn = {
       conn: new NodeSocketStream(socket),
@@ -138,6 +152,20 @@ export async function openNodeTlsListener(options: NodeTlsListenOptions): Promis
       socket.destroy();
     },
   );
+  // Counted from the TCP accept, before TLS: a flood of silent connections must
+  // not exhaust file descriptors (the handshake timeout drops each in time).
+  server.on(
+    "connection",
+    (socket: Peername & { destroy(): void; once(e: string, f: () => void): void }) => {
+      if (open >= maxConnections) {
+        options.onRefused?.(remoteOf(socket), open);
+        socket.destroy();
+        return;
+      }
+      open++;
+      socket.once("close", () => open--);
+    },
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -146,6 +174,7 @@ export async function openNodeTlsListener(options: NodeTlsListenOptions): Promis
         resolve();
       });
     });
+    server.on("error", (e: Error) => options.onError?.(e.message));
   } catch (e) {
     server.close();
     throw new TransportError(
@@ -171,4 +200,45 @@ export async function openNodeTlsListener(options: NodeTlsListenOptions): Promis
       waiting = null;
     },
   };
+}
+
+/** Options of {@link dialNodeTls}. */
+export interface NodeTlsDialOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Name sent as SNI (the peer's tls_server_name or host). */
+  readonly servername: string;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Dials TLS without verifying the listener's certificate: only for a peer
+ * configured with `tls_verify = false` (logged as a warning at start-up).
+ * Deno.startTls cannot skip verification; node:tls can.
+ */
+export function dialNodeTlsUnverified(options: NodeTlsDialOptions): Promise<RawConn> {
+  const target = `${options.host}:${options.port}`;
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: options.host,
+      port: options.port,
+      servername: /^[\d.]+$|:/.test(options.servername) ? undefined : options.servername,
+      rejectUnauthorized: false,
+    });
+    const onAbort = () => {
+      socket.destroy();
+      reject(new TransportError("dial_failed", `cannot connect to ${target}: dial cancelled`));
+    };
+    options.signal.addEventListener("abort", onAbort, { once: true });
+    socket.once("secureConnect", () => {
+      options.signal.removeEventListener("abort", onAbort);
+      socket.setNoDelay(true);
+      resolve({ conn: new NodeSocketStream(socket), remote: target });
+    });
+    socket.once("error", (e: Error) => {
+      options.signal.removeEventListener("abort", onAbort);
+      socket.destroy();
+      reject(new TransportError("dial_failed", `cannot connect to ${target}: ${e.message}`));
+    });
+  });
 }

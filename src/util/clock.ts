@@ -10,10 +10,13 @@ export interface Clock {
   clear(handle: TimerHandle): void;
 }
 
+/** Longest delay a timer can hold; a larger one would fire at once (it overflows to 1 ms). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The real clock: performance.now() and the global timers. */
 export const systemClock: Clock = {
   now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  setTimeout: (fn, ms) => setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMER_MS)),
   clear: (handle) => clearTimeout(handle as number),
 };
 

@@ -33,6 +33,7 @@ export const Status = {
   NotFound: 404,
   MethodNotAllowed: 405,
   TooLarge: 413,
+  Internal: 500,
   Unreachable: 502,
   Overloaded: 503,
   Timeout: 504,
