@@ -124,3 +124,23 @@ Deno.test("Federation ignores a failure answer for its request from a node off t
     await hub.fed.stop();
   }
 });
+
+Deno.test("Federation ends a chain of nested /node/… forwards when the hops run out", async () => {
+  const hub = startTestNode(nodeConfig("hub"), []);
+  const factory = startTestNode(nodeConfig("factory"), [peerConfig("hub", { port: hub.port })]);
+  try {
+    await linked(hub, "factory");
+    // hub → factory → hub → factory → … : each hop forwards with one hop fewer.
+    const loop = "/node/factory/node/hub".repeat(10) + "/health";
+    const res = await within(
+      hub.fed.request("factory", "GET", loop.slice("/node/factory".length)),
+      "508",
+    );
+    assert.equal(res.status, 508, JSON.stringify(res));
+    const short = await hub.fed.request("factory", "GET", "/node/hub/node/factory/health");
+    assert.equal(short.status, 200, "a few nested hops still work");
+  } finally {
+    await factory.fed.stop();
+    await hub.fed.stop();
+  }
+});

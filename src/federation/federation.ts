@@ -301,6 +301,7 @@ export class Federation {
     path: string,
     args: JsonObject = {},
     signal?: AbortSignal,
+    ttl: number = DEFAULT_TTL,
   ): Promise<PathResponse> {
     if (this.#stopping) {
       return Promise.resolve({
@@ -309,6 +310,12 @@ export class Federation {
       });
     }
     if (dst === this.name) return this.#o.router.handle({ method, path, args, origin: null });
+    if (ttl <= 0) {
+      return Promise.resolve({
+        status: Status.Loop,
+        error: `${this.name} will not forward to ${dst}: the request has used up its hops (ttl)`,
+      });
+    }
     if (!this.#peers.has(dst) && this.#routes.via(dst) === undefined) {
       return Promise.resolve({
         status: Status.NotFound,
@@ -339,7 +346,7 @@ export class Federation {
       method,
       path,
       args,
-      ttl: DEFAULT_TTL,
+      ttl,
       timeout_ms: timeoutMs,
     };
     const body = encodeJson(msg);
@@ -564,6 +571,7 @@ export class Federation {
         args: req.args ?? {},
         origin: req.src,
         signal: abort.signal,
+        hops: (req.ttl ?? DEFAULT_TTL) - 1,
       }).catch((e): PathResponse => ({
         status: Status.Internal,
         error: `${req.method} ${req.path} failed on ${this.name}: ${errorText(e)}`,

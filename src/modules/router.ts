@@ -16,6 +16,11 @@ export interface PathRequest {
   readonly origin: string | null;
   /** Aborted when nobody waits for the answer any more (deadline passed, link lost). */
   readonly signal?: AbortSignal;
+  /**
+   * Hops left when this request is forwarded again (`/node/<peer>/…` asked by
+   * another node): the ttl it arrived with, so chains of nested forwards end.
+   */
+  readonly hops?: number;
 }
 
 /** The answer: `body` on success, `error` (one sentence) on failure. */

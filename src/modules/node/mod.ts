@@ -28,7 +28,8 @@ export function registerNode(router: PathRouter, options: NodeModuleOptions): vo
     router.on(
       method,
       "/node/:peer/*rest",
-      (req, params) => fed.request(params.peer, method, params.rest, req.args, req.signal),
+      (req, params) =>
+        fed.request(params.peer, method, params.rest, req.args, req.signal, req.hops),
     );
   }
 }
