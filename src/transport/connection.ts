@@ -45,7 +45,7 @@ export interface FrameConnectionOptions {
   /** Bytes queued for sending beyond which the remote is a slow consumer. Default 8 MiB. */
   maxOutboundBytes?: number;
   /**
-   * Largest size of the reused read buffer. Default 64 KiB. It starts at 4 KiB
+   * Largest size of the reused read buffer. Default 64 KiB. It starts at 2 KiB
    * and doubles whenever a read fills it, so idle links stay small.
    */
   readBufferBytes?: number;
@@ -82,7 +82,7 @@ export class FrameConnection {
     this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
     this.#maxOutbound = options.maxOutboundBytes ?? 8 * 1024 * 1024;
     this.#maxReadBuf = options.readBufferBytes ?? 64 * 1024;
-    this.#readBuf = new Uint8Array(Math.min(4096, this.#maxReadBuf));
+    this.#readBuf = new Uint8Array(Math.min(2048, this.#maxReadBuf));
   }
 
   /** Starts reading; frames and the close go to `handlers` (replaceable later). */

@@ -1,0 +1,195 @@
+/** Benchmark rows, the printed table, and the checks against the performance targets. */
+import type { ProcUsage } from "./proc.ts";
+
+/** CPU and memory of one process over a row, plus CPU per request where that means something. */
+export interface RowProc extends ProcUsage {
+  /** CPU microseconds per completed request; null for rows without requests. */
+  readonly cpuUsPerReq: number | null;
+}
+
+/** One line of the table and of the JSON file. */
+export interface Row {
+  /** 1–7, as in docs/performance.md. */
+  readonly row: number;
+  readonly case: string;
+  /** Concurrency (requests in flight); null where it does not apply. */
+  readonly c: number | null;
+  readonly rate: number | null;
+  /** Unit of `rate`: req/s, peers/s, frames/s. */
+  readonly unit: string;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly maxMs: number | null;
+  /** Requests that took a stall-sized time (see STALL_MS in stats.ts); null where not timed. */
+  readonly stalls?: number;
+  /** Throughput as a fraction of a reference row at the same C. */
+  readonly ratio: { readonly of: string; readonly value: number } | null;
+  readonly completed: number | null;
+  readonly errors: number;
+  readonly durationS: number | null;
+  /** The time bound, not the request count, ended the run. */
+  readonly timeBound: boolean;
+  readonly procs: readonly RowProc[];
+  /** Short remarks printed in the last column. */
+  readonly notes: string;
+  readonly extra: Record<string, unknown>;
+}
+
+/** A check of one target. */
+export interface TargetCheck {
+  readonly target: string;
+  readonly measured: string;
+  /** null when the rows it needs were not run. */
+  readonly pass: boolean | null;
+}
+
+function num(v: number | null, digits = 2): string {
+  if (v === null || !Number.isFinite(v)) return "-";
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString("en-US");
+  return v.toFixed(digits);
+}
+
+function procText(p: RowProc): string {
+  return `${p.name} ${p.cpuS.toFixed(2)}s ${p.peakRssMiB.toFixed(0)}M`;
+}
+
+/** Renders rows as an aligned text table. */
+export function formatTable(rows: readonly Row[]): string {
+  const header = [
+    "#",
+    "case",
+    "C",
+    "rate",
+    "unit",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "ratio",
+    "err",
+    "CPU s / peak RSS per process; notes",
+  ];
+  const body = rows.map((r) => [
+    String(r.row),
+    r.case,
+    r.c === null ? "-" : String(r.c),
+    num(r.rate, 1),
+    r.unit,
+    num(r.p50Ms, 3),
+    num(r.p99Ms, 3),
+    num(r.maxMs, 2),
+    r.ratio ? `${(r.ratio.value * 100).toFixed(0)}% of ${r.ratio.of}` : "-",
+    String(r.errors),
+    [r.procs.map(procText).join(", "), r.timeBound ? "time-bound" : "", r.notes]
+      .filter((s) => s !== "").join("; "),
+  ]);
+  const all = [header, ...body];
+  const widths = header.map((_, i) => Math.max(...all.map((cells) => cells[i].length)));
+  const numeric = new Set([2, 3, 5, 6, 7, 9]);
+  const line = (cells: string[]) =>
+    cells.map((c, i) =>
+      i === cells.length - 1 ? c : numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])
+    ).join("  ").trimEnd();
+  const rule = widths.map((w, i) => "-".repeat(i === widths.length - 1 ? Math.min(w, 40) : w))
+    .join("  ");
+  return [line(header), rule, ...body.map(line)].join("\n");
+}
+
+function find(rows: readonly Row[], row: number, c: number | null): Row | undefined {
+  return rows.find((r) => r.row === row && r.c === c);
+}
+
+/** Evaluates the targets of docs/performance.md against the rows that were run. */
+export function checkTargets(rows: readonly Row[], peers: number): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const r1 = find(rows, 1, 16);
+  const r3 = find(rows, 3, 16);
+  out.push(
+    r1?.rate && r3?.rate
+      ? {
+        target: "row 1 at C=16 >= 20% of row 3 at C=16",
+        measured: `${(100 * r1.rate / r3.rate).toFixed(1)}% (${num(r1.rate, 0)} vs ${
+          num(r3.rate, 0)
+        } req/s)`,
+        pass: r1.rate / r3.rate >= 0.2,
+      }
+      : { target: "row 1 at C=16 >= 20% of row 3 at C=16", measured: "not run", pass: null },
+  );
+  out.push(
+    r1?.maxMs !== undefined && r1?.maxMs !== null
+      ? {
+        target: "row 1 at C=16: max latency <= 20 ms",
+        measured: `${r1.maxMs.toFixed(2)} ms`,
+        pass: r1.maxMs <= 20,
+      }
+      : { target: "row 1 at C=16: max latency <= 20 ms", measured: "not run", pass: null },
+  );
+  const h1 = find(rows, 1, 1);
+  const h2 = find(rows, 2, 1);
+  out.push(
+    h1?.p50Ms != null && h2?.p50Ms != null
+      ? {
+        target: "hub hop <= 0.3 ms at p50 (row 1 - row 2, C=1)",
+        measured: `${(h1.p50Ms - h2.p50Ms).toFixed(3)} ms (${h1.p50Ms.toFixed(3)} - ${
+          h2.p50Ms.toFixed(3)
+        })`,
+        pass: h1.p50Ms - h2.p50Ms <= 0.3,
+      }
+      : {
+        target: "hub hop <= 0.3 ms at p50 (row 1 - row 2, C=1)",
+        measured: "not run",
+        pass: null,
+      },
+  );
+  const f4 = find(rows, 4, 16);
+  const f5 = find(rows, 5, 16);
+  out.push(
+    f4?.rate && f5?.rate
+      ? {
+        target: "row 4 at C=16 >= 50% of row 5 at C=16",
+        measured: `${(100 * f4.rate / f5.rate).toFixed(1)}% (${num(f4.rate, 0)} vs ${
+          num(f5.rate, 0)
+        } req/s)`,
+        pass: f4.rate / f5.rate >= 0.5,
+      }
+      : { target: "row 4 at C=16 >= 50% of row 5 at C=16", measured: "not run", pass: null },
+  );
+  const mem = rows.find((r) => r.row === 6 && r.extra.kind === "memory");
+  out.push(
+    mem?.rate != null
+      ? {
+        target: "hub <= 64 KiB RSS per idle authenticated peer",
+        measured: `${mem.rate.toFixed(1)} KiB per peer`,
+        pass: mem.rate <= 64,
+      }
+      : {
+        target: "hub <= 64 KiB RSS per idle authenticated peer",
+        measured: "not run",
+        pass: null,
+      },
+  );
+  const auth = rows.find((r) => r.row === 6 && r.extra.kind === "auth");
+  const authTarget = `500 peers authenticated in < 5 s${
+    peers === 500 ? "" : ` (run with ${peers})`
+  }`;
+  const authS = auth?.extra.seconds;
+  out.push(
+    typeof authS === "number" && auth
+      ? {
+        target: authTarget,
+        measured: `${
+          authS.toFixed(2)
+        } s for ${auth.extra.authenticated} peers, ${auth.errors} failed`,
+        pass: auth.errors === 0 && auth.extra.authenticated === peers && authS < (5 * peers) / 500,
+      }
+      : { target: authTarget, measured: "not run", pass: null },
+  );
+  return out;
+}
+
+/** Renders the target checks. */
+export function formatTargets(checks: readonly TargetCheck[]): string {
+  const w = Math.max(...checks.map((c) => c.target.length));
+  return checks.map((c) =>
+    `${c.pass === null ? "n/a " : c.pass ? "PASS" : "FAIL"}  ${c.target.padEnd(w)}  ${c.measured}`
+  ).join("\n");
+}
