@@ -2,7 +2,9 @@
 
 /** "PRT\0" */
 export const MAGIC = new Uint8Array([0x50, 0x52, 0x54, 0x00]);
+/** Protocol version in every header. */
 export const VERSION = 0x0002;
+/** Magic, version, type and body length. */
 export const HEADER_BYTES = 11;
 
 /** Frame types. */
@@ -19,9 +21,13 @@ export type MsgType = typeof MsgType[keyof typeof MsgType];
 
 /** Default receive bound for a body (`max_frame_bytes`). */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+/** Size of an AUTH_CHALLENGE nonce (§3). */
 export const NONCE_BYTES = 32;
+/** Size of the SHA-256 digest that opens an AUTH_RESPONSE (§3). */
 export const DIGEST_BYTES = 32;
+/** Largest PING/PONG body (§2). */
 export const MAX_PING_BYTES = 64;
+/** Relay hops a REQUEST may take when it names no `ttl` (§4). */
 export const DEFAULT_TTL = 8;
 
 /** Response statuses with HTTP meanings (§4). */

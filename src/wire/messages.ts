@@ -1,8 +1,10 @@
 /** The JSON bodies of REQUEST, RESPONSE and EVENT frames (PORTAL02.md §4). */
 import type { Method } from "./constants.ts";
 
+/** A parsed JSON object. */
 export type JsonObject = { [key: string]: unknown };
 
+/** A REQUEST body (§4). */
 export interface RequestMessage {
   readonly id: number;
   readonly src: string;
@@ -14,6 +16,7 @@ export interface RequestMessage {
   readonly timeout_ms?: number;
 }
 
+/** A RESPONSE body (§4; also the §3 authentication verdict). */
 export interface ResponseMessage {
   readonly id: number;
   readonly src?: string;
@@ -26,6 +29,7 @@ export interface ResponseMessage {
   readonly node?: string;
 }
 
+/** An EVENT body (§4). */
 export interface EventMessage {
   readonly src: string;
   readonly dst: string;
