@@ -33,6 +33,7 @@ import {
   WireError,
 } from "../wire/mod.ts";
 import { PendingRequests } from "./pending.ts";
+import { RelayedRequests } from "./relayed.ts";
 import { LearnedRoutes } from "./routes.ts";
 
 /** Message counters shown by /node/status. */
@@ -87,6 +88,7 @@ export class Federation {
   readonly #configs = new Map<string, PeerConfig>();
   readonly #pending: PendingRequests;
   readonly #routes = new LearnedRoutes();
+  readonly #relayed = new RelayedRequests();
   /** Round-trip of the latest answered request per destination (latency of via-hub peers). */
   readonly #rtt = new Map<string, number>();
   readonly #handshaking = new Set<FrameConnection>();
@@ -128,6 +130,20 @@ export class Federation {
         );
         if (n > 0) {
           this.#log.warn("requests failed on a lost connection", { peer: peer.name, count: n });
+        }
+        const relayed = this.#relayed.takeLink(link.id, this.#o.clock.now());
+        for (const r of relayed) {
+          this.#respond(r.src, r.id, {
+            status: Status.Unreachable,
+            error: `${this.name} lost its connection to ${peer.name} before ${r.dst} answered ` +
+              `(${reason})`,
+          });
+        }
+        if (relayed.length > 0) {
+          this.#log.warn("relayed requests failed on a lost connection", {
+            peer: peer.name,
+            count: relayed.length,
+          });
         }
         if (!peer.configured) {
           this.#peers.delete(peer.name);
@@ -631,8 +647,17 @@ export class Federation {
       }
       if (this.#write(link, MsgType.Request, body)) {
         this.counters.relayed++;
+        this.#relayed.add(link.id, {
+          src: req.src,
+          id: req.id,
+          dst: req.dst,
+          expiresAt: this.#o.clock.now() + (req.timeout_ms ?? this.#o.config.node.requestTimeoutMs),
+        });
       }
       return;
+    }
+    if (frame.type === MsgType.Response) {
+      this.#relayed.answered(from.id, dst, (msg as ResponseMessage).id);
     }
     const link = this.#route(dst, from);
     if (link === null) {
