@@ -15,6 +15,7 @@ import {
   stripAnsi,
 } from "../scripts/compile.ts";
 import { VERSION } from "../src/version.ts";
+import { genCerts } from "../src/transport/certs.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const UNIT = `${REPO}/config/portal.service`;
@@ -713,11 +714,16 @@ Deno.test("the executable's permissions let a node tell systemd READY=1 and stop
       "federation_key = smoke-key",
       "listen_host = 127.0.0.1",
       "listen_port = 0",
-      "tls = false",
+      // TLS on: the listener runs on node:tls, which must work under these flags too.
+      "tls = true",
+      "tls_cert = smoke.pem",
+      "tls_key = smoke.key",
+      "tls_ca = ca.pem",
       "[mod_http]",
       "listen = 127.0.0.1:0",
     ].join("\n") + "\n",
   );
+  await genCerts({ dir, node: "smoke", hosts: ["localhost", "127.0.0.1"] });
   const systemd = new Deno.Command(Deno.execPath(), {
     args: [
       "eval",
