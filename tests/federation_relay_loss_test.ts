@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { RelayedRequests } from "../src/federation/relayed.ts";
 import { FakeClock } from "../src/util/clock.ts";
-import { MsgType } from "../src/wire/mod.ts";
 import {
   deadPort,
   KEY,
