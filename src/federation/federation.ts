@@ -1,18 +1,13 @@
 /**
- * The federation: the registry of peers, the listener's handshakes, routing
- * and relaying (PORTAL02.md §5), requests in flight (§8) and the counters.
+ * The federation: the registry of peers, accepting and dialing links (the
+ * handshake itself runs in authenticate.ts), routing and relaying
+ * (PORTAL02.md §5), requests in flight (§8) and the counters.
  */
 import type { Config, PeerConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
-import { DialerHandshake, ListenerHandshake, type OutFrame } from "../auth/handshake.ts";
 import type { PathResponse, PathRouter } from "../modules/router.ts";
 import { type Connected, type Link, Peer, type PeerHost } from "../peer/peer.ts";
-import {
-  type CloseReason,
-  describeClose,
-  errorText,
-  FrameConnection,
-} from "../transport/connection.ts";
+import { errorText, FrameConnection } from "../transport/connection.ts";
 import type { Dialer, Listener, RawConn } from "../transport/net.ts";
 import type { Clock, TimerHandle } from "../util/clock.ts";
 import {
@@ -32,6 +27,7 @@ import {
   Status,
   WireError,
 } from "../wire/mod.ts";
+import { type AuthContext, authenticateInbound, authenticateOutbound } from "./authenticate.ts";
 import { PendingRequests } from "./pending.ts";
 import { RelayedRequests } from "./relayed.ts";
 import { LearnedRoutes } from "./routes.ts";
@@ -724,55 +720,22 @@ export class Federation {
 
   /** Listener side of §3: challenge, verify, then hand the link to its peer. */
   #handshakeInbound(raw: RawConn): void {
-    const node = this.#o.config.node;
     const conn = this.#frameConn(raw);
     this.#handshaking.add(conn);
-    const hs = new ListenerHandshake({
+    authenticateInbound(conn, raw.remote, this.#authContext(), {
+      keyFor: (n) => this.#configs.get(n)?.key ?? this.#o.config.node.federationKey,
+      onAccepted: (peer, rttMs) => this.#attachInbound(peer, conn, raw.remote, rttMs),
+      onSettled: () => this.#handshaking.delete(conn),
+    });
+  }
+
+  #authContext(): AuthContext {
+    return {
       name: this.name,
-      keyFor: (n) => this.#configs.get(n)?.key ?? node.federationKey,
-    });
-    let timer: TimerHandle | null = this.#o.clock.setTimeout(() => {
-      timer = null;
-      this.#log.warn("auth refused", {
-        remote: raw.remote,
-        reason: `no valid auth response within ${node.authTimeoutMs / 1000}s`,
-      });
-      conn.close({ kind: "local", why: "auth timeout" });
-    }, node.authTimeoutMs);
-    const done = () => {
-      if (timer !== null) this.#o.clock.clear(timer);
-      timer = null;
-      this.#handshaking.delete(conn);
+      clock: this.#o.clock,
+      logger: this.#log,
+      authTimeoutMs: this.#o.config.node.authTimeoutMs,
     };
-    conn.start({
-      onFrame: (frame) => {
-        const step = hs.receive(frame);
-        sendAll(conn, step.send);
-        if (step.kind === "accepted") {
-          done();
-          this.#attachInbound(step.peer, conn, raw.remote, this.#o.clock.now() - challengedAt);
-        } else if (step.kind === "refused") {
-          done();
-          this.#log.warn("auth refused", {
-            remote: raw.remote,
-            code: step.code,
-            reason: step.reason,
-          });
-          conn.flushAndClose({ kind: "local", why: `auth refused: ${step.reason}` });
-        }
-      },
-      onClose: (reason: CloseReason) => {
-        if (this.#handshaking.has(conn) && timer !== null) {
-          this.#log.info("connection closed before authentication", {
-            remote: raw.remote,
-            reason: describeClose(reason),
-          });
-        }
-        done();
-      },
-    });
-    const challengedAt = this.#o.clock.now();
-    conn.send(MsgType.AuthChallenge, hs.start().body);
   }
 
   #attachInbound(name: string, conn: FrameConnection, remote: string, rttMs: number): void {
@@ -804,7 +767,6 @@ export class Federation {
     onTcpUp: () => void,
     onAuthenticated: (c: Connected) => void,
   ): Promise<void> {
-    const node = this.#o.config.node;
     // A firewall that drops packets would hold a connect for minutes: bound it.
     const dial = new AbortController();
     const onOuter = () => dial.abort();
@@ -831,59 +793,17 @@ export class Federation {
       onTcpUp();
       const conn = this.#frameConn(raw);
       this.#handshaking.add(conn);
-      return new Promise((resolve, reject) => {
-        const hs = new DialerHandshake({ name: this.name, key: peer.key, expectedPeer: peer.name });
-        const timer = this.#o.clock.setTimeout(() => {
-          conn.close({
-            kind: "local",
-            why: `no auth verdict within ${node.authTimeoutMs / 1000}s`,
-          });
-        }, node.authTimeoutMs);
-        const onAbort = () => conn.close({ kind: "local", why: "dial cancelled" });
-        // The answer-to-verdict round trip is the link's first latency figure.
-        let answeredAt = this.#o.clock.now();
-        signal.addEventListener("abort", onAbort, { once: true });
-        const finish = () => {
-          this.#o.clock.clear(timer);
-          signal.removeEventListener("abort", onAbort);
-          this.#handshaking.delete(conn);
-        };
-        conn.start({
-          onFrame: (frame) => {
-            const step = hs.receive(frame);
-            sendAll(conn, step.send);
-            if (step.kind === "continue") answeredAt = this.#o.clock.now();
-            if (step.kind === "accepted") {
-              finish();
-              onAuthenticated({
-                conn,
-                remote: raw.remote,
-                rttMs: this.#o.clock.now() - answeredAt,
-              });
-              resolve();
-            } else if (step.kind === "refused") {
-              finish();
-              this.#log.warn("authentication failed", {
-                peer: peer.name,
-                code: step.code,
-                reason: step.reason,
-              });
-              conn.close({ kind: "local", why: step.reason });
-              reject(new Error(`authentication with ${peer.name} failed: ${step.reason}`));
-            }
-          },
-          onClose: (reason) => {
-            finish();
-            reject(new Error(describeClose(reason)));
-          },
-        });
-      });
+      return authenticateOutbound(
+        conn,
+        raw.remote,
+        peer,
+        this.#authContext(),
+        signal,
+        onAuthenticated,
+      )
+        .finally(() => this.#handshaking.delete(conn));
     });
   }
-}
-
-function sendAll(conn: FrameConnection, frames: readonly OutFrame[]): void {
-  for (const f of frames) conn.send(f.type, f.body);
 }
 
 function roundMs(ms: number | null): number | null {

@@ -1,0 +1,148 @@
+/**
+ * Runs the §3 handshake state machines over a framed connection: timers,
+ * logging and the hand-over of an authenticated link. The hand-over happens
+ * synchronously inside the frame that completed the handshake, so no later
+ * frame can reach the connection before its new owner has set its handlers.
+ */
+import type { PeerConfig } from "../config/types.ts";
+import type { Logger } from "../log/logger.ts";
+import { DialerHandshake, ListenerHandshake, type OutFrame } from "../auth/handshake.ts";
+import { type CloseReason, describeClose, type FrameConnection } from "../transport/connection.ts";
+import type { Clock, TimerHandle } from "../util/clock.ts";
+import { MsgType } from "../wire/mod.ts";
+
+/** What both sides of the handshake need. */
+export interface AuthContext {
+  /** This node's name. */
+  readonly name: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** `auth_timeout`: how long the other side may take. */
+  readonly authTimeoutMs: number;
+}
+
+/** Callbacks of {@link authenticateInbound}. */
+export interface InboundHandlers {
+  /** The key expected from a dialer calling itself `peer`. */
+  keyFor(peer: string): string;
+  /** Authenticated: the connection now belongs to `peer`; `rttMs` is challenge-to-answer. */
+  onAccepted(peer: string, rttMs: number): void;
+  /** The handshake is over, whichever way it ended. */
+  onSettled(): void;
+}
+
+/** Listener side: challenge, verify, 200 or 401 and close; closes after `auth_timeout`. */
+export function authenticateInbound(
+  conn: FrameConnection,
+  remote: string,
+  ctx: AuthContext,
+  handlers: InboundHandlers,
+): void {
+  const { clock, logger: log } = ctx;
+  const hs = new ListenerHandshake({ name: ctx.name, keyFor: handlers.keyFor });
+  let timer: TimerHandle | null = clock.setTimeout(() => {
+    timer = null;
+    log.warn("auth refused", {
+      remote,
+      reason: `no valid auth response within ${ctx.authTimeoutMs / 1000}s`,
+    });
+    conn.close({ kind: "local", why: "auth timeout" });
+  }, ctx.authTimeoutMs);
+  let settled = false;
+  const settle = () => {
+    if (timer !== null) clock.clear(timer);
+    timer = null;
+    if (!settled) handlers.onSettled();
+    settled = true;
+  };
+  conn.start({
+    onFrame: (frame) => {
+      const step = hs.receive(frame);
+      sendAll(conn, step.send);
+      if (step.kind === "accepted") {
+        settle();
+        handlers.onAccepted(step.peer, clock.now() - challengedAt);
+      } else if (step.kind === "refused") {
+        settle();
+        log.warn("auth refused", { remote, code: step.code, reason: step.reason });
+        conn.flushAndClose({ kind: "local", why: `auth refused: ${step.reason}` });
+      }
+    },
+    onClose: (reason: CloseReason) => {
+      if (!settled && timer !== null) {
+        log.info("connection closed before authentication", {
+          remote,
+          reason: describeClose(reason),
+        });
+      }
+      settle();
+    },
+  });
+  const challengedAt = clock.now();
+  conn.send(MsgType.AuthChallenge, hs.start().body);
+}
+
+/** An authenticated outbound link, handed over inside the frame that completed it. */
+export interface Authenticated {
+  readonly conn: FrameConnection;
+  readonly remote: string;
+  /** Answer-to-verdict round trip: the link's first latency figure. */
+  readonly rttMs: number;
+}
+
+/**
+ * Dialer side: answer the challenge, wait for 200. Resolves after
+ * `onAuthenticated` ran; rejects (and closes) on refusal, timeout, abort or close.
+ */
+export function authenticateOutbound(
+  conn: FrameConnection,
+  remote: string,
+  peer: PeerConfig,
+  ctx: AuthContext,
+  signal: AbortSignal,
+  onAuthenticated: (a: Authenticated) => void,
+): Promise<void> {
+  const { clock, logger: log } = ctx;
+  return new Promise((resolve, reject) => {
+    const hs = new DialerHandshake({ name: ctx.name, key: peer.key, expectedPeer: peer.name });
+    const timer = clock.setTimeout(() => {
+      conn.close({ kind: "local", why: `no auth verdict within ${ctx.authTimeoutMs / 1000}s` });
+    }, ctx.authTimeoutMs);
+    const onAbort = () => conn.close({ kind: "local", why: "dial cancelled" });
+    signal.addEventListener("abort", onAbort, { once: true });
+    let answeredAt = clock.now();
+    const finish = () => {
+      clock.clear(timer);
+      signal.removeEventListener("abort", onAbort);
+    };
+    conn.start({
+      onFrame: (frame) => {
+        const step = hs.receive(frame);
+        sendAll(conn, step.send);
+        if (step.kind === "continue") answeredAt = clock.now();
+        if (step.kind === "accepted") {
+          finish();
+          onAuthenticated({ conn, remote, rttMs: clock.now() - answeredAt });
+          resolve();
+        } else if (step.kind === "refused") {
+          finish();
+          log.warn("authentication failed", {
+            peer: peer.name,
+            code: step.code,
+            reason: step.reason,
+          });
+          conn.close({ kind: "local", why: step.reason });
+          reject(new Error(`authentication with ${peer.name} failed: ${step.reason}`));
+        }
+      },
+      onClose: (reason) => {
+        finish();
+        reject(new Error(describeClose(reason)));
+      },
+    });
+  });
+}
+
+function sendAll(conn: FrameConnection, frames: readonly OutFrame[]): void {
+  for (const f of frames) conn.send(f.type, f.body);
+}
