@@ -353,3 +353,33 @@ Deno.test("loadConfig() refuses a CA certificate as tls_cert", async () => {
     assert.match(err.issues[0].message, /is a CA certificate/);
   });
 });
+
+Deno.test("loadConfig() refuses an expired tls_cert and one not valid yet", async () => {
+  const expired = await issueNodeCert(CA, {
+    name: "hub",
+    hosts: ["localhost"],
+    days: 1,
+    now: new Date(Date.now() - 10 * 86_400_000),
+  });
+  const future = await issueNodeCert(CA, {
+    name: "hub",
+    hosts: ["localhost"],
+    days: 30,
+    now: new Date(Date.now() + 10 * 86_400_000),
+  });
+  for (const [leaf, pattern] of [[expired, /expired on/], [future, /not valid before/]] as const) {
+    await withTempDir(async (dir) => {
+      await writeCerts(dir, {
+        "hub.pem": leaf.certPem,
+        "hub.key": leaf.keyPem,
+        "ca.pem": CA.certPem,
+      });
+      const path = join(dir, "node.ini");
+      await Deno.writeTextFile(path, TLS_NODE);
+      const err = await loadError(path);
+      assert.equal(err.issues[0].key, "tls_cert");
+      assert.equal(err.issues[0].line, 4);
+      assert.match(err.issues[0].message, pattern);
+    });
+  }
+});

@@ -226,3 +226,32 @@ Deno.test("Federation answers a request with a bad field with 400 and keeps the 
     await hub.fed.stop();
   }
 });
+
+Deno.test("Federation keeps a reconnecting peer without a section on its new link", async () => {
+  const hub = startTestNode(nodeConfig("hub"), []);
+  const first = await RawClient.connect(hub.port);
+  const second = await RawClient.connect(hub.port);
+  try {
+    assert.equal((await first.authenticate("factory", KEY)).status, 200);
+    // The site comes back on a new connection while the old one still looks alive.
+    assert.equal((await second.authenticate("factory", KEY)).status, 200);
+    assert.equal(await within(first.next(), "the old link to close"), null);
+    const link = hub.fed.peer("factory")?.link;
+    assert.ok(link, "factory is still connected");
+    assert.equal(link.remote.split(":").pop(), String(second.conn.localAddr.port));
+    const answer = hub.fed.request("factory", "GET", "/health");
+    const req = await within(second.json(), "the request on the new link");
+    await second.sendJson(MsgType.Response, {
+      id: req.id as number,
+      src: "factory",
+      dst: "hub",
+      status: 200,
+      body: { status: "ok" },
+    });
+    assert.equal((await within(answer, "answer")).status, 200);
+  } finally {
+    first.close();
+    second.close();
+    await hub.fed.stop();
+  }
+});

@@ -126,8 +126,12 @@ Deno.test("Federation ignores a failure answer for its request from a node off t
 });
 
 Deno.test("Federation ends a chain of nested /node/… forwards when the hops run out", async () => {
-  const hub = startTestNode(nodeConfig("hub"), []);
-  const factory = startTestNode(nodeConfig("factory"), [peerConfig("hub", { port: hub.port })]);
+  // Each level of the chain holds a worker while it waits for the next, so both
+  // nodes get more workers than the chain is deep.
+  const hub = startTestNode(nodeConfig("hub", { workers: 16 }), []);
+  const factory = startTestNode(nodeConfig("factory", { workers: 16 }), [
+    peerConfig("hub", { port: hub.port, workers: 16 }),
+  ]);
   try {
     await linked(hub, "factory");
     // hub → factory → hub → factory → … : each hop forwards with one hop fewer.

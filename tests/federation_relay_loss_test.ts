@@ -40,15 +40,33 @@ Deno.test("Federation fails a relayed request at once with 502 when the relay lo
 
 Deno.test("RelayedRequests forgets answered requests, expires old ones and stays bounded", () => {
   const r = new RelayedRequests(3);
-  r.add(1, { src: "office", id: 1, dst: "factory", expiresAt: 100 });
-  r.add(1, { src: "office", id: 2, dst: "factory", expiresAt: 100 });
-  r.add(2, { src: "office", id: 3, dst: "plant", expiresAt: 100 });
+  r.add(1, { src: "office", id: 1, dst: "factory", expiresAt: 100 }, 0);
+  r.add(1, { src: "office", id: 2, dst: "factory", expiresAt: 100 }, 0);
+  r.add(2, { src: "office", id: 3, dst: "plant", expiresAt: 100 }, 0);
   r.answered(1, "office", 1);
   assert.equal(r.size, 2);
-  r.add(1, { src: "office", id: 4, dst: "factory", expiresAt: 5 });
-  r.add(1, { src: "office", id: 5, dst: "factory", expiresAt: 100 });
-  assert.equal(r.size, 3, "the oldest entry on the link made room");
-  assert.deepEqual(r.takeLink(1, 10).map((e) => e.id), [5], "id 2 was evicted, id 4 expired");
-  assert.equal(r.size, 1);
-  assert.deepEqual(r.takeLink(1, 10), []);
+  r.add(1, { src: "office", id: 4, dst: "factory", expiresAt: 100 }, 0);
+  r.add(1, { src: "office", id: 5, dst: "factory", expiresAt: 100 }, 0);
+  assert.equal(r.size, 3, "the oldest entry overall made room");
+  assert.deepEqual(r.takeLink(1, 10).map((e) => e.id), [4, 5], "id 2 was the oldest and went");
+  assert.deepEqual(r.takeLink(2, 10).map((e) => e.id), [3]);
+  assert.equal(r.size, 0);
+});
+
+Deno.test("RelayedRequests evicts the oldest entry of any link, not the newest link's", () => {
+  const r = new RelayedRequests(3);
+  for (let id = 1; id <= 3; id++) r.add(1, { src: "a", id, dst: "x", expiresAt: 1e9 }, 0);
+  r.add(2, { src: "b", id: 9, dst: "y", expiresAt: 1e9 }, 0);
+  assert.deepEqual(r.takeLink(2, 0).map((e) => e.id), [9], "the fresh entry on link 2 is kept");
+  assert.deepEqual(r.takeLink(1, 0).map((e) => e.id), [2, 3]);
+});
+
+Deno.test("RelayedRequests drops entries past their deadline as new ones arrive", () => {
+  const r = new RelayedRequests(100);
+  r.add(1, { src: "a", id: 1, dst: "x", expiresAt: 10 }, 0);
+  r.add(1, { src: "a", id: 2, dst: "x", expiresAt: 20 }, 0);
+  r.add(2, { src: "b", id: 3, dst: "y", expiresAt: 100 }, 15);
+  assert.equal(r.size, 2, "id 1 expired at 10 and left when id 3 came at 15");
+  assert.deepEqual(r.takeLink(1, 15).map((e) => e.id), [2]);
+  assert.deepEqual(r.takeLink(1, 15), []);
 });

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from "../config/mod.ts";
 import { Federation } from "../federation/federation.ts";
 import { type HttpApi, startHttpApi } from "../http/mod.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
+import { rateLimiter } from "../log/rate_limit.ts";
 import { registerCore } from "../modules/core/mod.ts";
 import { createIotModule, type IotModule } from "../modules/iot/mod.ts";
 import { registerNode } from "../modules/node/mod.ts";
@@ -95,10 +96,16 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
           cert,
           key,
           handshakeTimeoutMs: node.authTimeoutMs,
-          onTlsError: (remote, message) =>
-            log.warn("TLS handshake failed", { remote, reason: message }),
-          onRefused: (remote, open) =>
-            log.warn("connection refused: too many open connections", { remote, open }),
+          onTlsError: rateLimiter(
+            (remote: string, message: string) =>
+              log.warn("TLS handshake failed", { remote, reason: message }),
+            (n) => log.warn(`TLS handshake failed ${n} more times in the last minute (not logged)`),
+          ),
+          onRefused: rateLimiter(
+            (remote: string, open: number) =>
+              log.warn("connection refused: too many open connections", { remote, open }),
+            (n) => log.warn(`${n} more connections refused in the last minute (not logged)`),
+          ),
           onError: (message) => log.error("federation listener error", { reason: message }),
         })
       : () => openListener({ hostname: node.listenHost, port: node.listenPort ?? 0 }),

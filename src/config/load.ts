@@ -201,6 +201,23 @@ async function checkCertKeyPair(
       `tls_cert '${certRef.value}' is not a valid certificate: ${errorMessage(err)}`,
     );
   }
+  const now = Date.now();
+  const notAfter = Date.parse(cert.validTo);
+  const notBefore = Date.parse(cert.validFrom);
+  if (notAfter < now) {
+    return issue(
+      certRef,
+      `tls_cert '${certRef.value}' expired on ${new Date(notAfter).toISOString()} ` +
+        "— make a new one with 'portal gen-certs --force'",
+    );
+  }
+  if (notBefore > now) {
+    return issue(
+      certRef,
+      `tls_cert '${certRef.value}' is not valid before ${new Date(notBefore).toISOString()} ` +
+        "— check this machine's clock",
+    );
+  }
   if (cert.ca) {
     return issue(
       certRef,

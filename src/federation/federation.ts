@@ -128,11 +128,20 @@ export class Federation {
           this.#log.warn("requests failed on a lost connection", { peer: peer.name, count: n });
         }
         const relayed = this.#relayed.takeLink(link.id, this.#o.clock.now());
+        let undeliverable = 0;
         for (const r of relayed) {
-          this.#respond(r.src, r.id, {
+          const sent = this.#respond(r.src, r.id, {
             status: Status.Unreachable,
             error: `${this.name} lost its connection to ${peer.name} before ${r.dst} answered ` +
               `(${reason})`,
+          }, { quiet: true });
+          if (!sent) undeliverable++;
+        }
+        if (undeliverable > 0) {
+          // One line for all: their origins are gone too (often the same outage).
+          this.#log.warn("dropped message", {
+            reason: `no route back for ${undeliverable} failed relayed requests`,
+            peer: peer.name,
           });
         }
         if (relayed.length > 0) {
@@ -141,7 +150,9 @@ export class Federation {
             count: relayed.length,
           });
         }
-        if (!peer.configured) {
+        // A node without a section is forgotten with its last link; a link replaced
+        // by a newer one (a reconnect) leaves the peer connected and kept.
+        if (!peer.configured && peer.link === null) {
           this.#peers.delete(peer.name);
           this.#routes.forgetNeighbour(peer.name);
           peer.stop();
@@ -322,7 +333,7 @@ export class Federation {
       });
     }
     if (dst === this.name) return this.#o.router.handle({ method, path, args, origin: null });
-    if (ttl <= 0) {
+    if (ttl < 0) {
       return Promise.resolve({
         status: Status.Loop,
         error: `${this.name} will not forward to ${dst}: the request has used up its hops (ttl)`,
@@ -417,15 +428,19 @@ export class Federation {
     return ok;
   }
 
-  /** Sends a RESPONSE to `dst` by the routing rules; dropped and counted without a route. */
-  #respond(dst: string, id: number, res: PathResponse): void {
+  /**
+   * Sends a RESPONSE to `dst` by the routing rules; returns false when it was
+   * dropped (counted; logged unless `quiet`, where the caller logs a summary).
+   */
+  #respond(dst: string, id: number, res: PathResponse, opts: { quiet?: boolean } = {}): boolean {
     const msg: ResponseMessage = res.status >= 200 && res.status < 300
       ? { id, src: this.name, dst, status: res.status, body: res.body ?? null }
       : { id, src: this.name, dst, status: res.status, error: res.error ?? `status ${res.status}` };
     const link = this.#route(dst, null);
     if (link === null) {
-      this.#drop(`no route to ${dst} for the response to request ${id}`);
-      return;
+      if (opts.quiet) this.counters.dropped++;
+      else this.#drop(`no route to ${dst} for the response to request ${id}`);
+      return false;
     }
     let body = encodeJson(msg);
     if (!this.#fits(body)) {
@@ -438,7 +453,7 @@ export class Federation {
           `(${this.#o.config.node.maxFrameBytes})`,
       });
     }
-    this.#write(link, MsgType.Response, body);
+    return this.#write(link, MsgType.Response, body);
   }
 
   #drop(why: string, fields: Record<string, string | number> = {}): void {
@@ -643,12 +658,13 @@ export class Federation {
       }
       if (this.#write(link, MsgType.Request, body)) {
         this.counters.relayed++;
+        const now = this.#o.clock.now();
         this.#relayed.add(link.id, {
           src: req.src,
           id: req.id,
           dst: req.dst,
-          expiresAt: this.#o.clock.now() + (req.timeout_ms ?? this.#o.config.node.requestTimeoutMs),
-        });
+          expiresAt: now + (req.timeout_ms ?? this.#o.config.node.requestTimeoutMs),
+        }, now);
       }
       return;
     }

@@ -15,51 +15,73 @@ export interface RelayedEntry {
   readonly expiresAt: number;
 }
 
-/** Bounded set of relayed requests, per outgoing link. */
+interface Held {
+  readonly linkId: number;
+  readonly entry: RelayedEntry;
+}
+
+/** Bounded set of relayed requests, per outgoing link; the oldest overall goes first. */
 export class RelayedRequests {
   readonly #max: number;
-  readonly #byLink = new Map<number, Map<string, RelayedEntry>>();
-  #size = 0;
+  /** Every entry in the order it was added, for pruning and eviction. */
+  readonly #all = new Map<string, Held>();
+  readonly #byLink = new Map<number, Set<string>>();
 
-  /** `max` bounds the entries over all links; the oldest on a link goes first. Default 16384. */
+  /** `max` bounds the entries over all links. Default 16384. */
   constructor(max = 16_384) {
     this.#max = max;
   }
 
   get size(): number {
-    return this.#size;
+    return this.#all.size;
   }
 
-  /** Records a request relayed out on `linkId`. */
-  add(linkId: number, entry: RelayedEntry): void {
-    let entries = this.#byLink.get(linkId);
-    if (!entries) this.#byLink.set(linkId, entries = new Map());
-    const key = keyOf(entry.src, entry.id);
-    if (!entries.has(key)) this.#size++;
-    entries.set(key, entry);
-    if (this.#size > this.#max) {
-      const oldest = entries.keys().next().value as string;
-      entries.delete(oldest);
-      this.#size--;
+  /** Records a request relayed out on `linkId` at clock time `now`. */
+  add(linkId: number, entry: RelayedEntry, now: number): void {
+    // Requests whose answer never came back through here (dropped at the
+    // destination, answered over another link) leave once their deadline passed.
+    for (const [key, held] of this.#all) {
+      if (held.entry.expiresAt > now) break;
+      this.#remove(key, held.linkId);
+    }
+    const key = keyOf(linkId, entry.src, entry.id);
+    this.#remove(key, linkId);
+    this.#all.set(key, { linkId, entry });
+    let keys = this.#byLink.get(linkId);
+    if (!keys) this.#byLink.set(linkId, keys = new Set());
+    keys.add(key);
+    if (this.#all.size > this.#max) {
+      const [oldest, held] = this.#all.entries().next().value as [string, Held];
+      this.#remove(oldest, held.linkId);
     }
   }
 
   /** Forgets the request answered by a RESPONSE for `origin`'s `id` that came back on `linkId`. */
   answered(linkId: number, origin: string, id: number): void {
-    const entries = this.#byLink.get(linkId);
-    if (entries?.delete(keyOf(origin, id))) this.#size--;
+    this.#remove(keyOf(linkId, origin, id), linkId);
   }
 
   /** Removes and returns the requests that went out on a link now lost, still within their deadline. */
   takeLink(linkId: number, now: number): RelayedEntry[] {
-    const entries = this.#byLink.get(linkId);
-    if (!entries) return [];
-    this.#byLink.delete(linkId);
-    this.#size -= entries.size;
-    return [...entries.values()].filter((e) => e.expiresAt > now);
+    const keys = this.#byLink.get(linkId);
+    if (!keys) return [];
+    const out: RelayedEntry[] = [];
+    for (const key of [...keys]) {
+      const held = this.#all.get(key);
+      this.#remove(key, linkId);
+      if (held && held.entry.expiresAt > now) out.push(held.entry);
+    }
+    return out;
+  }
+
+  #remove(key: string, linkId: number): void {
+    if (!this.#all.delete(key)) return;
+    const keys = this.#byLink.get(linkId);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#byLink.delete(linkId);
   }
 }
 
-function keyOf(src: string, id: number): string {
-  return `${src}\u0000${id}`;
+function keyOf(linkId: number, src: string, id: number): string {
+  return `${linkId}\u0000${src}\u0000${id}`;
 }

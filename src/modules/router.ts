@@ -17,8 +17,9 @@ export interface PathRequest {
   /** Aborted when nobody waits for the answer any more (deadline passed, link lost). */
   readonly signal?: AbortSignal;
   /**
-   * Hops left when this request is forwarded again (`/node/<peer>/…` asked by
-   * another node): the ttl it arrived with, so chains of nested forwards end.
+   * The ttl for a request this one makes again (`/node/<peer>/…` asked by
+   * another node): the ttl it arrived with minus one, as a relay would pass
+   * it on; negative means spent. Chains of nested forwards end this way.
    */
   readonly hops?: number;
 }

@@ -46,7 +46,8 @@ export interface FrameConnectionOptions {
   maxOutboundBytes?: number;
   /**
    * Largest size of the reused read buffer. Default 64 KiB. It starts at 2 KiB
-   * and doubles whenever a read fills it, so idle links stay small.
+   * and doubles whenever a read fills it, so links that never carry bulk stay
+   * small; a grown buffer is kept for the life of the link.
    */
   readBufferBytes?: number;
 }

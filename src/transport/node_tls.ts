@@ -219,6 +219,10 @@ export interface NodeTlsDialOptions {
 export function dialNodeTlsUnverified(options: NodeTlsDialOptions): Promise<RawConn> {
   const target = `${options.host}:${options.port}`;
   return new Promise((resolve, reject) => {
+    if (options.signal.aborted) {
+      reject(new TransportError("dial_failed", `cannot connect to ${target}: dial cancelled`));
+      return;
+    }
     const socket = tls.connect({
       host: options.host,
       port: options.port,
