@@ -238,7 +238,10 @@ Deno.test("Federation keeps a reconnecting peer without a section on its new lin
     assert.equal(await within(first.next(), "the old link to close"), null);
     const link = hub.fed.peer("factory")?.link;
     assert.ok(link, "factory is still connected");
-    assert.equal(link.remote.split(":").pop(), String(second.conn.localAddr.port));
+    assert.equal(
+      link.remote.split(":").pop(),
+      String((second.conn.localAddr as Deno.NetAddr).port),
+    );
     const answer = hub.fed.request("factory", "GET", "/health");
     const req = await within(second.json(), "the request on the new link");
     await second.sendJson(MsgType.Response, {

@@ -5,14 +5,7 @@
 import assert from "node:assert/strict";
 import { Heartbeat } from "../src/peer/heartbeat.ts";
 import { FakeClock } from "../src/util/clock.ts";
-import {
-  encodeFrame,
-  encodeJson,
-  type Frame,
-  FrameDecoder,
-  type JsonObject,
-  MsgType,
-} from "../src/wire/mod.ts";
+import { encodeJson, type JsonObject, MsgType } from "../src/wire/mod.ts";
 import {
   KEY,
   linked,
@@ -246,30 +239,7 @@ Deno.test("Federation keeps a link between two nodes alive with PINGs on the fak
 });
 
 /** Frames over one accepted TCP connection: the test plays a listening node. */
-class Wire {
-  readonly #decoder = new FrameDecoder();
-  readonly #buf = new Uint8Array(65536);
-  constructor(readonly conn: Deno.Conn) {}
-
-  async next(): Promise<Frame | null> {
-    for (;;) {
-      const f = this.#decoder.next();
-      if (f) return { type: f.type, body: f.body.slice() };
-      let n: number | null;
-      try {
-        n = await this.conn.read(this.#buf);
-      } catch {
-        return null;
-      }
-      if (n === null) return null;
-      this.#decoder.push(this.#buf.subarray(0, n));
-    }
-  }
-
-  async send(type: MsgType, body: Uint8Array): Promise<void> {
-    await this.conn.write(encodeFrame(type, body));
-  }
-
+class Wire extends RawClient {
   /** Challenges, reads the auth response, and accepts it as `name` (no key check needed here). */
   async acceptAs(name: string): Promise<JsonObject> {
     await this.send(MsgType.AuthChallenge, crypto.getRandomValues(new Uint8Array(32)));
@@ -280,14 +250,6 @@ class Wire {
       encodeJson({ id: 0, status: 200, message: "OK", node: name }),
     );
     return { dialer: new TextDecoder().decode(res.body.subarray(32)) };
-  }
-
-  close(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // already closed
-    }
   }
 }
 

@@ -10,13 +10,13 @@ import {
   MsgType,
 } from "../../src/wire/mod.ts";
 
-/** One TCP connection with a frame reader. */
+/** One TCP connection with a frame reader, dialed or accepted. */
 export class RawClient {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   readonly #decoder = new FrameDecoder();
   readonly #buf = new Uint8Array(65536);
 
-  private constructor(conn: Deno.TcpConn) {
+  constructor(conn: Deno.Conn) {
     this.conn = conn;
   }
 
