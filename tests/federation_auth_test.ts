@@ -58,9 +58,8 @@ Deno.test("Federation closes without answering on a non-auth frame before authen
 
 Deno.test("Federation drops and counts a message with a forged src", async () => {
   const hub = startTestNode(nodeConfig("hub"), []);
-  const c = await RawClient.connect(hub.port);
+  const c = await RawClient.joined(hub.port, "mallory", KEY);
   try {
-    assert.equal((await c.authenticate("mallory", KEY)).status, 200);
     await c.sendJson(MsgType.Request, {
       id: 1,
       src: "office",
@@ -199,9 +198,8 @@ Deno.test("Federation refuses a dialer using the listener's own name with 401", 
 
 Deno.test("Federation answers a request with a bad field with 400 and keeps the link", async () => {
   const hub = startTestNode(nodeConfig("hub"), []);
-  const c = await RawClient.connect(hub.port);
+  const c = await RawClient.joined(hub.port, "mallory", KEY);
   try {
-    assert.equal((await c.authenticate("mallory", KEY)).status, 200);
     await c.sendJson(MsgType.Request, {
       id: 3,
       src: "mallory",

@@ -42,9 +42,8 @@ Deno.test("Federation sends 413 instead of an answer over max_frame_bytes", asyn
 
 Deno.test("Federation serves a request whose timeout_ms is beyond what a timer can hold", async () => {
   const hub = startTestNode(nodeConfig("hub"), []);
-  const c = await RawClient.connect(hub.port);
+  const c = await RawClient.joined(hub.port, "mallory", KEY);
   try {
-    assert.equal((await c.authenticate("mallory", KEY)).status, 200);
     await c.sendJson(MsgType.Request, {
       id: 1,
       src: "mallory",
@@ -62,9 +61,8 @@ Deno.test("Federation serves a request whose timeout_ms is beyond what a timer c
 
 Deno.test("Federation answers 400 for a path with a malformed %-escape", async () => {
   const hub = startTestNode(nodeConfig("hub"), []);
-  const c = await RawClient.connect(hub.port);
+  const c = await RawClient.joined(hub.port, "mallory", KEY);
   try {
-    assert.equal((await c.authenticate("mallory", KEY)).status, 200);
     await c.sendJson(MsgType.Request, {
       id: 2,
       src: "mallory",

@@ -27,6 +27,17 @@ export class RawClient {
     return new RawClient(conn);
   }
 
+  /** Connects and authenticates as `name`; throws unless the verdict is 200. */
+  static async joined(port: number, name: string, key: string): Promise<RawClient> {
+    const c = await RawClient.connect(port);
+    const verdict = await c.authenticate(name, key);
+    if (verdict.status !== 200) {
+      c.close();
+      throw new Error(`${name} was refused: ${JSON.stringify(verdict)}`);
+    }
+    return c;
+  }
+
   /** The next frame, or null at EOF (or on a reset). */
   async next(): Promise<Frame | null> {
     for (;;) {
