@@ -398,6 +398,54 @@ async function bench(
   const late = () => performance.now() - started > settings.deadlineMs - LATE_ROWS_RESERVE_MS;
   const ticksPerS = await clockTicksPerSecond();
   const kids = new Children(settings.cpuProfDir);
+  /** One load row per C in `settings.cs` (skipped when out of time); adds the C/count/time flags. */
+  const loadAtEachC = async (
+    row: number,
+    name: string,
+    script: string,
+    args: string[],
+    procs: readonly { name: string; pid: number }[],
+    note: string,
+    measured: (m: Measured) => void = () => {},
+  ) => {
+    for (const c of settings.cs) {
+      if (late()) {
+        rows.push(skippedRow(row, name, c, "out of time"));
+        continue;
+      }
+      log(`row ${row} ${name} C=${c}`);
+      const m = await runLoad(
+        kids,
+        ticksPerS,
+        script,
+        [
+          ...args,
+          "--c",
+          String(c),
+          "--n",
+          String(settings.n),
+          "--time-ms",
+          String(settings.timeMs),
+          "--warmup",
+          String(settings.warmup),
+        ],
+        procs,
+        settings,
+      );
+      measured(m);
+      rows.push(loadRow(row, name, c, m, note));
+    }
+  };
+  /** Gives rows `of` a ratio to row `base` at the same C. */
+  const ratioTo = (of: readonly number[], base: number) => {
+    for (const r of rows) {
+      if (!of.includes(r.row)) continue;
+      const ref = rows.find((x) => x.row === base && x.c === r.c);
+      if (ref?.rate && r.rate !== null) {
+        Object.assign(r, { ratio: { of: `row ${base}`, value: r.rate / ref.rate } });
+      }
+    }
+  };
   const dir = await Deno.makeTempDir({ prefix: "portal-bench-" });
   const onSignal = () => {
     log("interrupted: stopping every child");
@@ -474,90 +522,48 @@ async function bench(
       ];
       for (const hc of httpCases) {
         if (!settings.rows.has(hc.row)) continue;
-        for (const c of settings.cs) {
-          if (late()) {
-            rows.push(skippedRow(hc.row, hc.name, c, "out of time"));
-            continue;
-          }
-          log(`row ${hc.row} ${hc.name} C=${c}`);
-          const m = await runLoad(
-            kids,
-            ticksPerS,
-            "http_load.ts",
-            [
-              "--port",
-              String(hc.api),
-              "--path",
-              hc.path,
-              "--c",
-              String(c),
-              "--n",
-              String(settings.n),
-              "--time-ms",
-              String(settings.timeMs),
-              "--warmup",
-              String(settings.warmup),
-            ],
-            hc.procs,
-            settings,
-          );
-          rows.push(loadRow(hc.row, hc.name, c, m, `GET ${hc.path}`));
-        }
+        await loadAtEachC(
+          hc.row,
+          hc.name,
+          "http_load.ts",
+          ["--port", String(hc.api), "--path", hc.path],
+          hc.procs,
+          `GET ${hc.path}`,
+        );
       }
-      for (const r of rows) {
-        if (r.row === 1 || r.row === 2) {
-          const local = rows.find((x) => x.row === 3 && x.c === r.c);
-          if (local?.rate && r.rate !== null) {
-            Object.assign(r, { ratio: { of: "row 3", value: r.rate / local.rate } });
-          }
-        }
-      }
+      ratioTo([1, 2], 3);
 
       let sizes = { req: 0, resp: 0 };
       if (settings.rows.has(4)) {
-        for (const c of settings.cs) {
-          if (late()) {
-            rows.push(skippedRow(4, "PORTAL02 via hub", c, "out of time"));
-            continue;
-          }
-          log(`row 4 PORTAL02 via hub C=${c}`);
-          const m = await runLoad(
-            kids,
-            ticksPerS,
-            "tls_load.ts",
-            [
-              "--mode",
-              "fed",
-              "--port",
-              String(hub.fedPort),
-              "--ca",
-              caPath,
-              "--key",
-              KEY,
-              "--name",
-              "bench",
-              "--dst",
-              "factory",
-              "--path",
-              "/health",
-              "--c",
-              String(c),
-              "--n",
-              String(settings.n),
-              "--time-ms",
-              String(settings.timeMs),
-              "--warmup",
-              String(settings.warmup),
-            ],
-            [p(hub), p(factory)],
-            settings,
-          );
-          sizes = {
-            req: Number(m.result.extra.reqFrameBytes),
-            resp: Number(m.result.extra.respFrameBytes),
-          };
-          rows.push(loadRow(4, "PORTAL02 via hub", c, m, "bench→hub→factory→hub→bench"));
-        }
+        await loadAtEachC(
+          4,
+          "PORTAL02 via hub",
+          "tls_load.ts",
+          [
+            "--mode",
+            "fed",
+            "--port",
+            String(hub.fedPort),
+            "--ca",
+            caPath,
+            "--key",
+            KEY,
+            "--name",
+            "bench",
+            "--dst",
+            "factory",
+            "--path",
+            "/health",
+          ],
+          [p(hub), p(factory)],
+          "bench→hub→factory→hub→bench",
+          (m) => {
+            sizes = {
+              req: Number(m.result.extra.reqFrameBytes),
+              resp: Number(m.result.extra.respFrameBytes),
+            };
+          },
+        );
       }
       if (settings.rows.has(5)) {
         // Without row 4, use the sizes a /health request and its answer have on the wire.
@@ -579,49 +585,27 @@ async function bench(
           NODE_START_MS,
         );
         const echoPort = jsonLine(portLine)!.port as number;
-        for (const c of settings.cs) {
-          if (late()) {
-            rows.push(skippedRow(5, "raw TLS echo", c, "out of time"));
-            continue;
-          }
-          log(`row 5 raw TLS echo C=${c}`);
-          const m = await runLoad(
-            kids,
-            ticksPerS,
-            "tls_load.ts",
-            [
-              "--mode",
-              "echo",
-              "--port",
-              String(echoPort),
-              "--ca",
-              caPath,
-              "--req-bytes",
-              String(sizes.req),
-              "--resp-bytes",
-              String(sizes.resp),
-              "--c",
-              String(c),
-              "--n",
-              String(settings.n),
-              "--time-ms",
-              String(settings.timeMs),
-              "--warmup",
-              String(settings.warmup),
-            ],
-            [{ name: "echo", pid: echo.pid }],
-            settings,
-          );
-          rows.push(loadRow(5, "raw TLS echo", c, m, `${sizes.req} B out, ${sizes.resp} B back`));
-        }
+        await loadAtEachC(
+          5,
+          "raw TLS echo",
+          "tls_load.ts",
+          [
+            "--mode",
+            "echo",
+            "--port",
+            String(echoPort),
+            "--ca",
+            caPath,
+            "--req-bytes",
+            String(sizes.req),
+            "--resp-bytes",
+            String(sizes.resp),
+          ],
+          [{ name: "echo", pid: echo.pid }],
+          `${sizes.req} B out, ${sizes.resp} B back`,
+        );
         await kids.stop(echo);
-        for (const r of rows) {
-          if (r.row !== 4) continue;
-          const floor = rows.find((x) => x.row === 5 && x.c === r.c);
-          if (floor?.rate && r.rate !== null) {
-            Object.assign(r, { ratio: { of: "row 5", value: r.rate / floor.rate } });
-          }
-        }
+        ratioTo([4], 5);
       }
       log("stopping the cluster");
       await kids.stopAll();
