@@ -1,16 +1,11 @@
+import { type FakeBehaviour, type FakeDevice, serveFakeDevice } from "./device_server.ts";
+
+export type { FakeBehaviour } from "./device_server.ts";
+
 /**
  * A fake Shelly Gen2 device for tests: an HTTP server on 127.0.0.1 (port 0)
  * serving `/rpc/Switch.GetStatus|Set|Toggle?id=N` and remembering its switches.
  */
-
-/** How the fake answers, switched at will by a test. */
-export type FakeBehaviour =
-  /** Like the real device. */
-  | "normal"
-  /** 200 with a body that is not JSON. */
-  | "garbage"
-  /** Never answers (until the fake closes). */
-  | "hang";
 
 /** Options of {@link startFakeShelly}. */
 export interface FakeShellyOptions {
@@ -21,21 +16,9 @@ export interface FakeShellyOptions {
 }
 
 /** A running fake Shelly. */
-export interface FakeShelly {
-  /** `127.0.0.1:<port>`, as a [device:ID] host. */
-  readonly host: string;
-  readonly port: number;
+export interface FakeShelly extends FakeDevice {
   /** Switch outputs by id. Tests may flip them (someone pressed the button). */
   readonly outputs: boolean[];
-  behaviour: FakeBehaviour;
-  /** Path and query of every request received, as sent. */
-  readonly requests: string[];
-  /** Resolves once `count` requests have been received in total. */
-  received(count: number): Promise<void>;
-  /** Stops listening; hanging requests are released first. */
-  close(): Promise<void>;
-  /** Listens again on the same port after `close()`. */
-  reopen(): Promise<void>;
 }
 
 /** Shelly's RPC error answer (HTTP 500 with `{code, message}`). */
@@ -46,23 +29,8 @@ function rpcError(code: number, message: string): Response {
 /** Starts a fake Shelly; close it before the test ends. */
 export async function startFakeShelly(options: FakeShellyOptions = {}): Promise<FakeShelly> {
   const outputs = Array.from({ length: options.switches ?? 1 }, () => false);
-  const requests: string[] = [];
-  const waiters: { count: number; resolve: () => void }[] = [];
-  let release = Promise.withResolvers<void>();
-  let server: Deno.HttpServer<Deno.NetAddr> | null = null;
 
-  const handler = async (req: Request): Promise<Response> => {
-    const url = new URL(req.url);
-    requests.push(url.pathname + url.search);
-    for (const w of waiters.filter((w) => requests.length >= w.count)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve();
-    }
-    if (fake.behaviour === "hang") {
-      // Held until close(): a device that hangs keeps hanging after the client gives up.
-      await release.promise;
-      return new Response(null, { status: 503 });
-    }
+  const respond = (url: URL, behaviour: FakeBehaviour): Response => {
     if (options.requireAuth) {
       return new Response(null, {
         status: 401,
@@ -72,7 +40,7 @@ export async function startFakeShelly(options: FakeShellyOptions = {}): Promise<
         },
       });
     }
-    if (fake.behaviour === "garbage") return new Response("OK\n");
+    if (behaviour === "garbage") return new Response("OK\n");
     const m = /^\/rpc\/(Switch\.(?:GetStatus|Set|Toggle))$/.exec(url.pathname);
     if (!m) return rpcError(404, `No handler for ${url.pathname.replace("/rpc/", "")}`);
     const idText = url.searchParams.get("id");
@@ -108,41 +76,5 @@ export async function startFakeShelly(options: FakeShellyOptions = {}): Promise<
     }
   };
 
-  const listen = (port: number): Promise<void> => {
-    const ready = Promise.withResolvers<void>();
-    server = Deno.serve(
-      { hostname: "127.0.0.1", port, onListen: () => ready.resolve() },
-      handler,
-    );
-    return ready.promise;
-  };
-
-  await listen(0);
-  const port = server!.addr.port;
-  const fake: FakeShelly = {
-    host: `127.0.0.1:${port}`,
-    port,
-    outputs,
-    behaviour: "normal",
-    requests,
-    received(count) {
-      if (requests.length >= count) return Promise.resolve();
-      const w = Promise.withResolvers<void>();
-      waiters.push({ count, resolve: w.resolve });
-      return w.promise;
-    },
-    async close() {
-      release.resolve();
-      if (server) {
-        const s = server;
-        server = null;
-        await s.shutdown();
-      }
-      release = Promise.withResolvers<void>();
-    },
-    async reopen() {
-      if (server === null) await listen(port);
-    },
-  };
-  return fake;
+  return Object.assign(await serveFakeDevice(respond), { outputs });
 }
