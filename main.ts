@@ -92,7 +92,7 @@ async function run(argv: string[]): Promise<number> {
     return Exit.Ok;
   }
   if (!values.config) return usageError("no command given: run a node with --config FILE");
-  const { runNode } = await import("./src/cli/run.ts");
+  const { runNode } = await import("./src/runtime/run.ts");
   return await runNode(values.config);
 }
 

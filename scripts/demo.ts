@@ -19,7 +19,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { genCerts } from "../src/transport/certs.ts";
+import { genCerts } from "../src/pki/certs.ts";
 
 /** Exit statuses of this script. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, sigint: 130, sigterm: 143 } as const;

@@ -1,4 +1,4 @@
-/** `portal gen-certs` and src/transport/certs.ts: files, modes, X.509 content, and rustls. */
+/** `portal gen-certs` and src/pki/certs.ts: files, modes, X.509 content, and rustls. */
 import assert from "node:assert/strict";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
@@ -11,7 +11,7 @@ import {
   parseHost,
   parseHosts,
   writeCerts,
-} from "../src/transport/certs.ts";
+} from "../src/pki/certs.ts";
 
 interface Captured extends CommandIo {
   readonly outLines: string[];

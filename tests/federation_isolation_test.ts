@@ -4,7 +4,7 @@
  * messages only passing through (relayed) never enter a pool.
  */
 import assert from "node:assert/strict";
-import { PathRouter } from "../src/modules/router.ts";
+import { PathRouter } from "../src/paths/mod.ts";
 import { FakeClock } from "../src/util/clock.ts";
 import { encodeFrame, type JsonObject, MsgType } from "../src/wire/mod.ts";
 import {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PathRouter } from "../src/modules/router.ts";
+import { PathRouter } from "../src/paths/mod.ts";
 import { MsgType } from "../src/wire/mod.ts";
 import { KEY, linked, nodeConfig, peerConfig, startTestNode, within } from "./helpers/nodes.ts";
 import { RawClient } from "./helpers/raw_client.ts";

@@ -4,7 +4,7 @@
  * node runs on a FakeClock, so "at once" means "before any fake time passed".
  */
 import assert from "node:assert/strict";
-import type { PathResponse } from "../src/modules/router.ts";
+import type { PathResponse } from "../src/paths/mod.ts";
 import { FakeClock } from "../src/util/clock.ts";
 import { type JsonObject, MsgType } from "../src/wire/mod.ts";
 import {

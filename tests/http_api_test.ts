@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import type { HttpConfig } from "../src/config/types.ts";
 import { type HttpApi, HttpApiError, startHttpApi, toRouterPath } from "../src/http/mod.ts";
-import { BodyTooLargeError, readCapped } from "../src/http/body.ts";
+import { readCapped, TooLargeError } from "../src/util/read.ts";
 import { memoryLogger } from "../src/log/logger.ts";
-import { fail, ok, type PathRequest, PathRouter } from "../src/modules/router.ts";
+import { fail, ok, type PathRequest, PathRouter } from "../src/paths/mod.ts";
 import { ClientError, NodeClient, resolveTarget } from "../src/cli/client.ts";
 import type { Config } from "../src/config/types.ts";
 
@@ -319,7 +319,7 @@ Deno.test("readCapped() stops pulling and cancels the stream once past the bound
   });
   await assert.rejects(
     readCapped(endless, MiB),
-    (e: unknown) => e instanceof BodyTooLargeError && e.limit === MiB,
+    (e: unknown) => e instanceof TooLargeError && e.limit === MiB,
   );
   assert.ok(cancelled);
   assert.ok(pulled <= 18, `pulled ${pulled} chunks of 64 KiB for a 1 MiB bound`);

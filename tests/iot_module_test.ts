@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { DeviceConfig, IotConfig } from "../src/config/types.ts";
 import { memoryLogger } from "../src/log/logger.ts";
-import { type PathResponse, PathRouter } from "../src/modules/router.ts";
+import { type PathResponse, PathRouter } from "../src/paths/mod.ts";
 import { type Clock, FakeClock, systemClock } from "../src/util/clock.ts";
 import type { Method } from "../src/wire/constants.ts";
 import {

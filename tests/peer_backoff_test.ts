@@ -6,11 +6,12 @@ import assert from "node:assert/strict";
 import type { PeerConfig } from "../src/config/types.ts";
 import { Federation } from "../src/federation/federation.ts";
 import { createLogger, type Logger } from "../src/log/logger.ts";
-import { PathRouter } from "../src/modules/router.ts";
+import { PathRouter } from "../src/paths/mod.ts";
 import { Backoff } from "../src/peer/backoff.ts";
-import { type Connected, formatSeconds, type Link, Peer, type PeerHost } from "../src/peer/peer.ts";
-import { type ByteStream, FrameConnection } from "../src/transport/connection.ts";
-import { type Dialer, tcpTlsDialer, TransportError } from "../src/transport/net.ts";
+import { type Connected, type Link, Peer, type PeerHost } from "../src/peer/peer.ts";
+import { formatDuration } from "../src/util/format.ts";
+import { type ByteStream, FrameConnection } from "../src/transport/mod.ts";
+import { type Dialer, tcpTlsDialer, TransportError } from "../src/transport/mod.ts";
 import { FakeClock } from "../src/util/clock.ts";
 import { nodeConfig, peerConfig, startTestNode, within } from "./helpers/nodes.ts";
 
@@ -237,7 +238,7 @@ Deno.test("Peer retries a failing connect after 1, 2, 4, 8, 16, 32, 60, 60 s and
     assert.equal(h.attempts.length, 1, "start() dials at once");
     for (const [k, wait] of SCHEDULE_MS.entries()) {
       await log.next("connection attempt failed");
-      await log.next(`next retry in ${wait / 1000}s`);
+      await log.next(`next retry in ${formatDuration(wait)}`);
       const s = peer.state;
       assert.equal(s.kind, "backoff");
       assert.equal(s.kind === "backoff" && s.waitMs, wait);
@@ -316,7 +317,7 @@ Deno.test("Peer with reconnect_jitter 0.5 waits within [w, 1.5w] using the injec
     peer.start();
     for (const [k, w] of SCHEDULE_MS.entries()) {
       const expected = Math.round(w * (1 + 0.5 * randoms[k]));
-      await log.next(`next retry in ${formatSeconds(expected)}`);
+      await log.next(`next retry in ${formatDuration(expected)}`);
       const wait = clock.nextDelay();
       assert.equal(wait, expected, `wait ${k + 1}`);
       assert.ok(wait !== null && wait >= w && wait <= 1.5 * w, `${wait} not in [${w}, ${1.5 * w}]`);

@@ -9,7 +9,7 @@ import { callCommand } from "../src/cli/call.ts";
 import { type CliIo, HistoryFile, readLines, shellCommand } from "../src/cli/shell.ts";
 import { startHttpApi } from "../src/http/mod.ts";
 import { memoryLogger } from "../src/log/logger.ts";
-import { fail, ok, type PathRequest, PathRouter } from "../src/modules/router.ts";
+import { fail, ok, type PathRequest, PathRouter } from "../src/paths/mod.ts";
 
 interface Device {
   id: string;

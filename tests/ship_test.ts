@@ -15,7 +15,7 @@ import {
   stripAnsi,
 } from "../scripts/compile.ts";
 import { VERSION } from "../src/version.ts";
-import { genCerts } from "../src/transport/certs.ts";
+import { genCerts } from "../src/pki/certs.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const UNIT = `${REPO}/config/portal.service`;

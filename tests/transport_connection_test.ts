@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ByteStream, type CloseReason, FrameConnection } from "../src/transport/connection.ts";
+import { type ByteStream, type CloseReason, FrameConnection } from "../src/transport/mod.ts";
 import { encodeFrame, type Frame, HEADER_BYTES, MsgType } from "../src/wire/mod.ts";
 
 /** A stream that records writes and lets the test decide when reads and writes complete. */

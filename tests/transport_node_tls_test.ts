@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { generateCa, issueNodeCert } from "../src/transport/certs.ts";
+import { generateCa, issueNodeCert } from "../src/pki/certs.ts";
 import { FrameConnection } from "../src/transport/connection.ts";
-import { TransportError } from "../src/transport/net.ts";
+import { TransportError } from "../src/transport/mod.ts";
 import { openNodeTlsListener } from "../src/transport/node_tls.ts";
 import { type Frame, MsgType } from "../src/wire/mod.ts";
 import { within } from "./helpers/nodes.ts";
@@ -177,7 +177,7 @@ Deno.test("openNodeTlsListener() closes connections beyond maxConnections at onc
 });
 
 Deno.test("tcpTlsDialer() with tls_verify = false connects to a listener whose CA it does not know", async () => {
-  const { tcpTlsDialer } = await import("../src/transport/net.ts");
+  const { tcpTlsDialer } = await import("../src/transport/mod.ts");
   const { peerConfig } = await import("./helpers/nodes.ts");
   const listener = await openNodeTlsListener({
     hostname: "127.0.0.1",

@@ -7,7 +7,7 @@
  *   deno task bench [--quick] [--peers N] [--c 1,16,64] [--rows 1,2,3,4,5,6,7] [--out DIR]
  */
 import { parseArgs } from "node:util";
-import { genCerts } from "../../src/transport/certs.ts";
+import { genCerts } from "../../src/pki/certs.ts";
 import { Child, jsonLine, NodeChild, portOf } from "./children.ts";
 import { CODEC_CASES } from "./codec_fixtures.ts";
 import { clockTicksPerSecond, cpuTicks, statusKiB, UsageWindow } from "./proc.ts";

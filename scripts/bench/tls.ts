@@ -1,7 +1,7 @@
 /** TLS dialing and a write-coalescing writer shared by the benchmark's TLS clients. */
 
 /**
- * Dials like Portal's own dialer (src/transport/net.ts): Deno.connect, setNoDelay, then
+ * Dials like Portal's own dialer (src/transport/tcp.ts): Deno.connect, setNoDelay, then
  * startTls, because connectTls leaves Nagle on and small writes would stall.
  */
 export async function dialTls(port: number, caPem: string): Promise<Deno.TlsConn> {

@@ -3,7 +3,7 @@
  * through its API ([mod_http]), and how they find that node.
  */
 import type { Config } from "../config/types.ts";
-import { readCapped } from "../http/body.ts";
+import { readCapped } from "../util/read.ts";
 import type { Method } from "../wire/constants.ts";
 import type { JsonObject } from "../wire/messages.ts";
 

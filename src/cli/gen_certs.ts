@@ -1,12 +1,6 @@
 /** `portal gen-certs`: creates (or reuses) a deployment CA and issues one node's certificate. */
 import { parseArgs } from "node:util";
-import {
-  CertError,
-  DEFAULT_CA_DAYS,
-  DEFAULT_NODE_DAYS,
-  genCerts,
-  MAX_DAYS,
-} from "../transport/certs.ts";
+import { CertError, DEFAULT_CA_DAYS, DEFAULT_NODE_DAYS, genCerts, MAX_DAYS } from "../pki/certs.ts";
 
 /** Where the command writes its lines; tests capture them. */
 export interface CommandIo {

@@ -3,6 +3,7 @@
  * It knows nothing of Portal's sections; it keeps everything, duplicates included, with line
  * numbers, so the schema can say exactly what is wrong and where.
  */
+import { clip } from "../util/format.ts";
 import { type ConfigIssue, IssueCode } from "./errors.ts";
 
 /** One `key = value` line. */
@@ -171,6 +172,3 @@ function readQuoted(s: string): ValueRead {
 }
 
 /** Keeps echoed input short enough for one readable line. */
-function clip(s: string, max = 60): string {
-  return s.length <= max ? s : `${s.slice(0, max - 3)}...`;
-}

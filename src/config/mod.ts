@@ -14,5 +14,4 @@ export {
   IssueCode,
 } from "./errors.ts";
 export { describeConfig } from "./summary.ts";
-export { formatDuration } from "./schema.ts";
 export type * from "./types.ts";

@@ -5,6 +5,8 @@
 import { dirname, isAbsolute, resolve } from "node:path";
 import { isValidNodeName } from "../auth/primitives.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/constants.ts";
+import { MAX_TIMER_MS } from "../util/clock.ts";
+import { clip, formatDuration } from "../util/format.ts";
 import { type ConfigIssue, IssueCode } from "./errors.ts";
 import type { RawIni, RawSection } from "./ini.ts";
 import type {
@@ -33,8 +35,6 @@ type Parser<T> = (raw: string) => Parsed<T>;
 const good = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const bad = (message: string): Parsed<never> => ({ ok: false, message });
 
-/** setTimeout fires at once for delays above this (a signed 32-bit count of milliseconds). */
-const MAX_TIMER_MS = 2_147_483_647;
 const KIB = 1024;
 const SIZE_UNITS: Record<string, number> = { "": 1, k: KIB, m: KIB ** 2, g: KIB ** 3 };
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -820,23 +820,11 @@ function editDistance(a: string, b: string): number {
   return d[a.length][b.length];
 }
 
-/** `500ms`, `10s`, `2m`, `1h`, or ms when nothing rounder fits. */
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
-
 function formatSize(bytes: number): string {
   for (const [unit, size] of [["g", KIB ** 3], ["m", KIB ** 2], ["k", KIB]] as const) {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
   }
   return `${bytes}`;
-}
-
-function clip(s: string, max = 60): string {
-  return s.length <= max ? s : `${s.slice(0, max - 3)}...`;
 }
 
 /** Absolute form of `file`, against `cwd` when relative. */

@@ -1,5 +1,5 @@
 /** The summary `portal check-config` prints for a valid config. Never shows keys or tokens. */
-import { formatDuration } from "./schema.ts";
+import { formatDuration } from "../util/format.ts";
 import type { Config, PeerConfig } from "./types.ts";
 
 /** A placeholder key from the example configs, which must not reach production. */

@@ -5,10 +5,11 @@
  */
 import type { Config, PeerConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
-import type { PathResponse, PathRouter } from "../modules/router.ts";
+import type { PathResponse, PathRouter } from "../paths/mod.ts";
 import { type Connected, type Link, Peer, type PeerHost } from "../peer/peer.ts";
-import { errorText, FrameConnection } from "../transport/connection.ts";
-import type { Dialer, Listener, RawConn } from "../transport/net.ts";
+import { FrameConnection } from "../transport/connection.ts";
+import { errorText } from "../util/errors.ts";
+import type { Dialer, Listener, RawConn } from "../transport/mod.ts";
 import type { Clock, TimerHandle } from "../util/clock.ts";
 import {
   decodeEvent,

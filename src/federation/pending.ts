@@ -1,5 +1,5 @@
 /** Requests this node sent and still waits for (PORTAL02.md §8). */
-import type { PathResponse } from "../modules/router.ts";
+import type { PathResponse } from "../paths/types.ts";
 import type { Clock, TimerHandle } from "../util/clock.ts";
 import { Status } from "../wire/constants.ts";
 

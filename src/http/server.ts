@@ -9,12 +9,12 @@
  */
 import type { HttpConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
-import type { PathRequest, PathResponse, PathRouter } from "../modules/router.ts";
+import type { PathRequest, PathResponse, PathRouter } from "../paths/mod.ts";
 import type { Method } from "../wire/constants.ts";
 import { Status } from "../wire/constants.ts";
 import type { JsonObject } from "../wire/messages.ts";
 import { bearerChecker } from "./auth.ts";
-import { BodyTooLargeError, readCapped } from "./body.ts";
+import { readCapped, TooLargeError } from "../util/read.ts";
 
 /** Largest POST body accepted by default: 1 MiB, the federation's default frame bound. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -244,7 +244,7 @@ async function readArgs(request: Request, limit: number): Promise<ReadArgs> {
   try {
     bytes = await readCapped(request.body, limit);
   } catch (e) {
-    if (e instanceof BodyTooLargeError) return tooLarge;
+    if (e instanceof TooLargeError) return tooLarge;
     return { status: Status.BadRequest, error: `could not read the body: ${(e as Error).message}` };
   }
   let text: string;

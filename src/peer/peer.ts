@@ -5,12 +5,9 @@
  */
 import type { PeerConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
-import {
-  type CloseReason,
-  describeClose,
-  errorText,
-  type FrameConnection,
-} from "../transport/connection.ts";
+import { type CloseReason, describeClose, type FrameConnection } from "../transport/connection.ts";
+import { errorText } from "../util/errors.ts";
+import { formatDuration } from "../util/format.ts";
 import type { Clock, TimerHandle } from "../util/clock.ts";
 import { type Frame, MsgType } from "../wire/mod.ts";
 import { checkPingBody } from "../wire/bodies.ts";
@@ -279,7 +276,7 @@ export class Peer {
     const timer = this.#host.clock.setTimeout(() => {
       if (this.#state.kind === "backoff" && this.#state.timer === timer) this.#dial();
     }, waitMs);
-    this.#enter({ kind: "backoff", waitMs, timer }, `next retry in ${formatSeconds(waitMs)}`);
+    this.#enter({ kind: "backoff", waitMs, timer }, `next retry in ${formatDuration(waitMs)}`);
   }
 
   /** The one place the state changes; every change is logged. */
@@ -291,9 +288,4 @@ export class Peer {
       this.#log.info(`peer ${this.name}: ${prev.kind} -> ${next.kind}`, { why });
     }
   }
-}
-
-/** 1000 → "1s", 1500 → "1.5s". */
-export function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))}s`;
 }

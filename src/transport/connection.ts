@@ -6,13 +6,8 @@
  */
 import { type Frame, FrameDecoder, HEADER_BYTES, type MsgType, writeHeader } from "../wire/mod.ts";
 import { WireError } from "../wire/errors.ts";
-
-/** The byte stream under a connection; Deno.Conn and Deno.TlsConn satisfy it. */
-export interface ByteStream {
-  read(p: Uint8Array): Promise<number | null>;
-  write(p: Uint8Array): Promise<number>;
-  close(): void;
-}
+import { errorText } from "../util/errors.ts";
+import type { ByteStream } from "./types.ts";
 
 /** Why a connection ended. */
 export type CloseReason =
@@ -211,13 +206,4 @@ function concat(parts: readonly { type: MsgType; body: Uint8Array }[], size: num
     off += HEADER_BYTES + p.body.byteLength;
   }
   return out;
-}
-
-/** A short text for an unknown thrown value. */
-export function errorText(e: unknown): string {
-  if (e instanceof Error) {
-    const m = e.message.replace(/\s+/g, " ").trim();
-    return m.length > 0 ? m : e.name;
-  }
-  return String(e);
 }

@@ -1,4 +1,5 @@
-/** Transport: framed connections, the federation listener and the dialer. */
+/** Transport: framed connections, the federation listeners and the dialers. */
+export * from "./types.ts";
 export * from "./connection.ts";
-export * from "./net.ts";
+export * from "./tcp.ts";
 export * from "./node_tls.ts";

@@ -5,8 +5,7 @@
  * in two writes, against 0.1 ms here). node:tls exposes the socket option.
  */
 import tls from "node:tls";
-import type { ByteStream } from "./connection.ts";
-import { type Listener, type RawConn, TransportError } from "./net.ts";
+import { type ByteStream, type Listener, type RawConn, TransportError } from "./types.ts";
 
 /** Bytes buffered from a socket before it is paused until the reader catches up. */
 const HIGH_WATER = 256 * 1024;

@@ -3,7 +3,7 @@
  * node certificates and node.ini files, and children whose log lines can be
  * awaited (no sleeping).
  */
-import { genCerts } from "../../src/transport/certs.ts";
+import { genCerts } from "../../src/pki/certs.ts";
 
 /** Permissions a node process runs with, as in deno.json's `start` task. */
 export const NODE_FLAGS = [

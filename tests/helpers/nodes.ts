@@ -3,9 +3,9 @@ import type { NodeConfig, PeerConfig } from "../../src/config/types.ts";
 import { Federation } from "../../src/federation/federation.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { registerCore } from "../../src/modules/core/mod.ts";
-import { registerNode } from "../../src/modules/node/mod.ts";
-import { PathRouter } from "../../src/modules/router.ts";
-import { openListener, tcpTlsDialer } from "../../src/transport/net.ts";
+import { registerNodePaths } from "../../src/federation/paths.ts";
+import { PathRouter } from "../../src/paths/mod.ts";
+import { openListener, tcpTlsDialer } from "../../src/transport/mod.ts";
 import { type Clock, systemClock } from "../../src/util/clock.ts";
 
 export const KEY = "test-federation-key";
@@ -88,7 +88,7 @@ export function startTestNode(
       : () => openListener({ hostname: node.listenHost, port: node.listenPort ?? 0 }),
   });
   registerCore(router, { name: node.name, clock, startedAt: clock.now() });
-  registerNode(router, { federation: fed, clock, startedAt: clock.now() });
+  registerNodePaths(router, { federation: fed, clock, startedAt: clock.now() });
   if (opts.start === false) return { fed, router, log: logger.lines, port: node.listenPort ?? 0 };
   fed.start();
   return { fed, router, log: logger.lines, port: fed.listenAddr?.port ?? 0 };

@@ -1,5 +1,5 @@
 /** The core module: `/health` (PATHS.md). `/` LIST comes from the router's own tree. */
-import { ok, type PathRouter } from "../router.ts";
+import { ok, type PathRouter } from "../../paths/mod.ts";
 import type { Clock } from "../../util/clock.ts";
 import { VERSION } from "../../version.ts";
 

@@ -3,6 +3,9 @@
  * into a DeviceError sentence that names the device and its host.
  */
 import type { Clock } from "../../util/clock.ts";
+import { errorText } from "../../util/errors.ts";
+import { formatDuration } from "../../util/format.ts";
+import { readCapped, TooLargeError } from "../../util/read.ts";
 import { DeviceError } from "./errors.ts";
 
 /** What network drivers need from the outside world. */
@@ -33,12 +36,6 @@ const TIMEOUT_REASON = Object.freeze({ reason: "device timeout" });
 /** `device plug-001 at 10.0.0.5` — how every sentence about a device starts. */
 export function deviceAt(target: HttpTarget): string {
   return `device ${target.id} at ${target.host}`;
-}
-
-/** `3s`, `1.5s`, `500ms`. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  return `${Number((ms / 1000).toFixed(3))}s`;
 }
 
 /**
@@ -145,31 +142,12 @@ function cancelled(target: HttpTarget): DeviceError {
 
 /** Reads the body as text, or null when it exceeds MAX_ANSWER_BYTES (the rest is discarded). */
 async function readLimited(res: Response): Promise<string | null> {
-  if (res.body === null) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > MAX_ANSWER_BYTES) {
-        await reader.cancel();
-        return null;
-      }
-      chunks.push(value);
-    }
-  } finally {
-    reader.releaseLock();
+    return new TextDecoder().decode(await readCapped(res.body, MAX_ANSWER_BYTES));
+  } catch (e) {
+    if (e instanceof TooLargeError) return null;
+    throw e;
   }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
-  return new TextDecoder().decode(all);
 }
 
 /** Shelly RPC errors carry `{"code":…,"message":"…"}`; anything else is quoted. */
@@ -204,7 +182,7 @@ function classify(
     );
   }
   if (caller.aborted) return cancelled(target);
-  const detail = errorText(e);
+  const detail = errorText(e, { causes: true });
   if (/connection refused/i.test(detail)) {
     return new DeviceError("refused", `${deviceAt(target)} refused the connection`);
   }
@@ -220,16 +198,6 @@ function classify(
     "unreachable",
     `${deviceAt(target)} could not be reached: ${shortCause(detail)}`,
   );
-}
-
-function errorText(e: unknown): string {
-  const parts: string[] = [];
-  let cur: unknown = e;
-  for (let depth = 0; depth < 4 && cur !== undefined && cur !== null; depth++) {
-    parts.push(cur instanceof Error ? cur.message : String(cur));
-    cur = cur instanceof Error ? cur.cause : undefined;
-  }
-  return parts.join(": ");
 }
 
 /** The innermost, most specific part of a hyper error chain, e.g. `No route to host (os error 113)`. */

@@ -8,7 +8,8 @@ export {
   type IotModule,
   MAX_WAITING_COMMANDS,
 } from "./module.ts";
-export { createDriver, type DeviceDriver } from "./driver.ts";
+export type { DeviceDriver } from "./driver.ts";
+export { createDriver } from "./registry.ts";
 export { SimDriver } from "./sim.ts";
 export { TASMOTA_DEFAULT_USER, TasmotaDriver } from "./tasmota.ts";
 export { ShellyDriver, ShellyMethod } from "./shelly.ts";

@@ -8,9 +8,10 @@ import type { DeviceConfig, DriverName, IotConfig } from "../../config/types.ts"
 import type { Logger } from "../../log/logger.ts";
 import type { Clock, TimerHandle } from "../../util/clock.ts";
 import { Status } from "../../wire/constants.ts";
-import { fail, ok } from "../router.ts";
-import type { PathRequest, PathResponse, PathRouter } from "../router.ts";
-import { createDriver, type DeviceDriver } from "./driver.ts";
+import { fail, ok } from "../../paths/mod.ts";
+import type { PathRequest, PathResponse, PathRouter } from "../../paths/mod.ts";
+import type { DeviceDriver } from "./driver.ts";
+import { createDriver } from "./registry.ts";
 import { DeviceError, IotConfigError } from "./errors.ts";
 import { isValidHost } from "./http.ts";
 import { DeviceLock } from "./lock.ts";

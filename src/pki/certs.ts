@@ -7,6 +7,7 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { isValidNodeName } from "../auth/primitives.ts";
+import { errorText } from "../util/errors.ts";
 
 x509.cryptoProvider.set(crypto);
 
@@ -597,10 +598,6 @@ function existsError(paths: readonly string[]): CertError {
     ? `${paths[0]} already exists`
     : `${paths.join(" and ")} already exist`;
   return new CertError("exists", `${what}; pass --force to overwrite`);
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 async function statOrNull(path: string): Promise<Deno.FileInfo | null> {

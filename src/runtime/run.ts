@@ -11,10 +11,10 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import { rateLimiter } from "../log/rate_limit.ts";
 import { registerCore } from "../modules/core/mod.ts";
 import { createIotModule, type IotModule } from "../modules/iot/mod.ts";
-import { registerNode } from "../modules/node/mod.ts";
-import { PathRouter } from "../modules/router.ts";
-import { errorText } from "../transport/connection.ts";
-import { type Dialer, openListener, tcpTlsDialer } from "../transport/net.ts";
+import { registerNodePaths } from "../federation/paths.ts";
+import { PathRouter } from "../paths/mod.ts";
+import { errorText } from "../util/errors.ts";
+import { type Dialer, openListener, tcpTlsDialer } from "../transport/mod.ts";
 import { openNodeTlsListener } from "../transport/node_tls.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { notifySystemd } from "./notify.ts";
@@ -111,7 +111,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
       : () => openListener({ hostname: node.listenHost, port: node.listenPort ?? 0 }),
   });
   registerCore(router, { name: node.name, clock, startedAt });
-  registerNode(router, { federation, clock, startedAt });
+  registerNodePaths(router, { federation, clock, startedAt });
 
   let iot: IotModule | null = null;
   if (config.iot) {

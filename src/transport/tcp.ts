@@ -1,31 +1,6 @@
-/** Opening listeners and dialing peers (PORTAL02.md §1). */
-import type { PeerConfig } from "../config/types.ts";
-import type { ByteStream } from "./connection.ts";
+/** Plain TCP listening and TCP + TLS dialing with Deno's own sockets (PORTAL02.md §1). */
 import { dialNodeTlsUnverified } from "./node_tls.ts";
-
-/** An accepted or dialed connection with the address it goes to. */
-export interface RawConn {
-  readonly conn: ByteStream;
-  readonly remote: string;
-}
-
-/** Accepts connections until closed. */
-export interface Listener {
-  readonly addr: { readonly hostname: string; readonly port: number };
-  accept(): Promise<RawConn>;
-  close(): void;
-}
-
-/** Dials one peer. Injected so tests can use plain TCP or fail on purpose. */
-export type Dialer = (peer: PeerConfig, signal: AbortSignal) => Promise<RawConn>;
-
-/** Why a dial or listen failed, as a typed code plus a sentence. */
-export class TransportError extends Error {
-  override readonly name = "TransportError";
-  constructor(readonly code: "listen_failed" | "dial_failed", message: string) {
-    super(message);
-  }
-}
+import { type Dialer, type Listener, TransportError } from "./types.ts";
 
 function addrText(a: Deno.Addr): string {
   if (a.transport === "tcp" || a.transport === "udp") {

@@ -1,16 +1,16 @@
-/** Reading a body without ever holding more than a fixed number of bytes. */
+/** Reading streams without ever holding more than a fixed number of bytes. */
 
-/** The body went past the bound; the stream has been cancelled. */
-export class BodyTooLargeError extends Error {
-  override readonly name = "BodyTooLargeError";
+/** The input went past its bound; the stream has been cancelled. */
+export class TooLargeError extends Error {
+  override readonly name = "TooLargeError";
   readonly code = "too_large";
   constructor(readonly limit: number) {
-    super(`body larger than ${limit} bytes`);
+    super(`larger than ${limit} bytes`);
   }
 }
 
 /**
- * Reads `stream` into one buffer. Rejects with {@link BodyTooLargeError} as soon
+ * Reads `stream` into one buffer. Rejects with {@link TooLargeError} as soon
  * as more than `limit` bytes have arrived, cancelling the stream, so at most
  * `limit` bytes are ever held, whatever the sender claims or sends.
  */
@@ -28,7 +28,7 @@ export async function readCapped(
       if (done) break;
       if (total + value.byteLength > limit) {
         await reader.cancel().catch(() => {});
-        throw new BodyTooLargeError(limit);
+        throw new TooLargeError(limit);
       }
       chunks.push(value);
       total += value.byteLength;

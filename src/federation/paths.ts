@@ -2,20 +2,20 @@
  * The node module: `/node`, `/node/peers`, `/node/status`, and
  * `/node/<peer>/<path>`, which is `<path>` on that peer (PATHS.md).
  */
-import type { Federation } from "../../federation/federation.ts";
-import type { Clock } from "../../util/clock.ts";
-import { Methods } from "../../wire/constants.ts";
-import { ok, type PathRouter } from "../router.ts";
+import type { Federation } from "./federation.ts";
+import type { Clock } from "../util/clock.ts";
+import { Methods } from "../wire/constants.ts";
+import { ok, type PathRouter } from "../paths/mod.ts";
 
-/** Options of {@link registerNode}. */
-export interface NodeModuleOptions {
+/** Options of {@link registerNodePaths}. */
+export interface NodePathsOptions {
   readonly federation: Federation;
   readonly clock: Clock;
   readonly startedAt: number;
 }
 
 /** Registers the federation's paths on `router`. */
-export function registerNode(router: PathRouter, options: NodeModuleOptions): void {
+export function registerNodePaths(router: PathRouter, options: NodePathsOptions): void {
   const fed = options.federation;
   router.on("LIST", "/node", () => ok(fed.peerNames()));
   router.on("GET", "/node/peers", () => ok(fed.peerViews()));

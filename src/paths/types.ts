@@ -1,0 +1,54 @@
+/**
+ * The path contract (PATHS.md): one request model served the same way to the
+ * federation, the HTTP API and the shell. Everything a node offers is a path.
+ */
+import { type Method, Status } from "../wire/constants.ts";
+import type { JsonObject } from "../wire/messages.ts";
+
+/** A request for a path, from whichever way in. */
+export interface PathRequest {
+  readonly method: Method;
+  readonly path: string;
+  readonly args: JsonObject;
+  /** Node that sent it; null when it came from this node's own API or shell. */
+  readonly origin: string | null;
+  /** Aborted when nobody waits for the answer any more (deadline passed, link lost). */
+  readonly signal?: AbortSignal;
+  /**
+   * The ttl for a request this one makes again (`/node/<peer>/…` asked by
+   * another node): the ttl it arrived with minus one, as a relay would pass
+   * it on; negative means spent. Chains of nested forwards end this way.
+   */
+  readonly hops?: number;
+}
+
+/** The answer: `body` on success, `error` (one sentence) on failure. */
+export interface PathResponse {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly error?: string;
+}
+
+/** Values captured by `:name` and `*name` in a pattern. */
+export type Params = Readonly<Record<string, string>>;
+
+/** Serves one method on one pattern. */
+export type PathHandler = (
+  req: PathRequest,
+  params: Params,
+) => Promise<PathResponse> | PathResponse;
+
+/** Anything that answers path requests: the router, or a wrapper around it. */
+export interface PathService {
+  handle(req: PathRequest): Promise<PathResponse>;
+}
+
+/** A success response. */
+export function ok(body: unknown): PathResponse {
+  return { status: Status.OK, body };
+}
+
+/** An error response with one readable sentence. */
+export function fail(status: number, error: string): PathResponse {
+  return { status, error };
+}

@@ -1,0 +1,37 @@
+/**
+ * The transport's shared vocabulary: what a listener hands out and a dialer
+ * returns. Both transports (Deno sockets in tcp.ts, node:tls in node_tls.ts)
+ * implement these, and nothing above the transport needs more.
+ */
+import type { PeerConfig } from "../config/types.ts";
+
+/** The byte stream under a connection; Deno.Conn and Deno.TlsConn satisfy it. */
+export interface ByteStream {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/** An accepted or dialed connection with the address it goes to. */
+export interface RawConn {
+  readonly conn: ByteStream;
+  readonly remote: string;
+}
+
+/** Accepts connections until closed. */
+export interface Listener {
+  readonly addr: { readonly hostname: string; readonly port: number };
+  accept(): Promise<RawConn>;
+  close(): void;
+}
+
+/** Dials one peer. Injected so tests can use plain TCP or fail on purpose. */
+export type Dialer = (peer: PeerConfig, signal: AbortSignal) => Promise<RawConn>;
+
+/** Why a dial or listen failed, as a typed code plus a sentence. */
+export class TransportError extends Error {
+  override readonly name = "TransportError";
+  constructor(readonly code: "listen_failed" | "dial_failed", message: string) {
+    super(message);
+  }
+}
