@@ -1,0 +1,137 @@
+/**
+ * The one host rule of the project: what a host name or IP address is, for
+ * node.ini (`host`, `listen_host`, device hosts, listen addresses), for
+ * certificates (`gen-certs --host`) and for device URLs. Pure: no lookups.
+ */
+
+/** A host as written, classified. IPv6 is canonical and without brackets; DNS names lowercased. */
+export type Host =
+  | { readonly kind: "ipv4"; readonly value: string }
+  | { readonly kind: "ipv6"; readonly value: string }
+  | { readonly kind: "dns"; readonly value: string };
+
+/** A parse result: the value, or one sentence saying what was expected. */
+export type HostResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly message: string };
+
+/** Options of {@link parseHost}. */
+export interface ParseHostOptions {
+  /** Accept a leading `*.` label (certificates only). Default false. */
+  readonly wildcard?: boolean;
+  /** Accept an IPv6 zone id such as `%eth0` (dialing only; never in a certificate). Default false. */
+  readonly zone?: boolean;
+}
+
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
+
+const fail = (message: string): HostResult<never> => ({ ok: false, message });
+
+/**
+ * Classifies a host name or IP address without a port: IPv4 dotted quads,
+ * IPv6 (brackets allowed), or a DNS name of letter/digit/hyphen labels.
+ */
+export function parseHost(input: string, options: ParseHostOptions = {}): HostResult<Host> {
+  const raw = input.trim();
+  if (raw === "") return fail("expected a host name or IP address, got nothing");
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) || raw.includes("/")) {
+    return fail("expected a host name or IP address, not a URL or path (drop 'http://' and '/…')");
+  }
+  const bracketed = raw.startsWith("[") && raw.endsWith("]");
+  const bare = bracketed ? raw.slice(1, -1) : raw;
+  const colons = bare.split(":").length - 1;
+  if (!bracketed && colons === 1) {
+    return fail("expected a host without ':PORT' (the port is given on its own)");
+  }
+  if (bracketed || colons > 1) {
+    const [addr, zone] = bare.split("%", 2);
+    if (zone !== undefined && !options.zone) {
+      return fail("an IPv6 zone id (%…) is not allowed here");
+    }
+    if (zone !== undefined && !/^[\w.-]+$/.test(zone)) return fail("not a valid IPv6 zone id");
+    let canonical: string;
+    try {
+      canonical = new URL(`http://[${addr}]/`).hostname.slice(1, -1);
+    } catch {
+      return fail("not a valid IPv6 address");
+    }
+    return { ok: true, value: { kind: "ipv6", value: zone ? `${canonical}%${zone}` : canonical } };
+  }
+  if (/^[0-9.]+$/.test(bare)) {
+    const parts = bare.split(".");
+    if (parts.length !== 4 || parts.some((p) => !OCTET.test(p) || Number(p) > 255)) {
+      return fail("not a valid IPv4 address (four numbers 0-255, no leading zeros)");
+    }
+    return { ok: true, value: { kind: "ipv4", value: bare } };
+  }
+  // DNS names compare case-insensitively; a trailing dot (fully qualified) is dropped.
+  const name = (bare.endsWith(".") ? bare.slice(0, -1) : bare).toLowerCase();
+  if (/[^\x21-\x7e]/.test(name)) {
+    return fail("use the ASCII (xn--) form of an international name, without spaces");
+  }
+  if (name.length > 253) return fail("a DNS name is at most 253 characters");
+  const labels = name.split(".");
+  for (const [i, l] of labels.entries()) {
+    if (i === 0 && l === "*" && options.wildcard) {
+      if (labels.length < 3) return fail("a wildcard needs at least two labels after '*.'");
+      continue;
+    }
+    if (!LABEL.test(l)) {
+      return fail(
+        "not a valid host name or IP address (labels of letters, digits and '-', " +
+          "1-63 characters, not starting or ending with '-')",
+      );
+    }
+  }
+  if (/^[0-9]+$/.test(labels[labels.length - 1])) {
+    return fail("not a valid IPv4 address, and a host name cannot end in a numeric label");
+  }
+  return { ok: true, value: { kind: "dns", value: name } };
+}
+
+/** `HOST:PORT`, `[IPv6]:PORT`, or a bare host when the port is optional. */
+export interface HostPort {
+  readonly host: Host;
+  /** null when absent (allowed only with `portOptional`). */
+  readonly port: number | null;
+}
+
+/** Parses `HOST[:PORT]` / `[IPv6][:PORT]`; ports from `minPort` to 65535. */
+export function parseHostPort(
+  input: string,
+  options: { readonly portOptional?: boolean; readonly minPort?: number } = {},
+): HostResult<HostPort> {
+  const raw = input.trim();
+  const minPort = options.minPort ?? 1;
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(raw) ?? /^([^:\s\[\]]+)(?::(\d+))?$/.exec(raw);
+  if (!m) {
+    if (raw.split(":").length > 2 && !raw.startsWith("[")) {
+      return fail("put an IPv6 address in brackets, as in [::1]:8080");
+    }
+    const host = parseHost(raw);
+    return host.ok ? fail("expected HOST:PORT") : host;
+  }
+  const host = parseHost(m[1].includes(":") ? `[${m[1]}]` : m[1]);
+  if (!host.ok) return host;
+  if (m[2] === undefined) {
+    return options.portOptional
+      ? { ok: true, value: { host: host.value, port: null } }
+      : fail("expected HOST:PORT: the port is missing");
+  }
+  const port = Number(m[2]);
+  if (!/^\d{1,5}$/.test(m[2]) || port < minPort || port > 65535) {
+    return fail(`the port after ':' must be from ${minPort} to 65535`);
+  }
+  return { ok: true, value: { host: host.value, port } };
+}
+
+/** The host as it goes into a URL authority: IPv6 in brackets. */
+export function urlHost(host: Host): string {
+  return host.kind === "ipv6" ? `[${host.value.replace("%", "%25")}]` : host.value;
+}
+
+/** `host:port` for messages and URLs (IPv6 bracketed). */
+export function hostPortText(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
