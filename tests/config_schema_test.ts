@@ -83,11 +83,24 @@ Deno.test("parseConfigText() fills every default from CONFIG.md", () => {
       reconnectInitialMs: 1_000,
       reconnectMaxMs: 60_000,
       reconnectJitter: 0,
+      maxConnections: null,
+      tlsClientAuth: "off",
+      requireSigned: "none",
+      sign: "call",
+      auditLog: null,
+      drainTimeoutMs: 5_000,
     },
     peers: [],
-    http: { listen: { hostname: "127.0.0.1", port: 8080 }, token: null },
+    http: {
+      listen: { hostname: "127.0.0.1", port: 8080 },
+      token: null,
+      readToken: null,
+      allowedHosts: null,
+    },
     iot: null,
     portal: { logLevel: "info", logFormat: "text" },
+    acl: null,
+    warnings: [],
   });
 });
 
@@ -101,7 +114,7 @@ tls_server_name = factory.internal\ntls_verify = no\nport = 9191\nauto_connect =
       host: "hub.example.com",
       port: 9090,
       autoConnect: false,
-      hub: null,
+      hubs: [],
       key: "a-long-shared-secret",
       workers: 8,
       queueLimit: 50,
@@ -113,7 +126,7 @@ tls_server_name = factory.internal\ntls_verify = no\nport = 9191\nauto_connect =
       host: null,
       port: 9191,
       autoConnect: false,
-      hub: null,
+      hubs: [],
       key: "factory-only-key",
       workers: 2,
       queueLimit: 9,
@@ -744,9 +757,9 @@ Deno.test("config/office.ini resolves, keeping the seed's inline comment out of 
   const config = example("office.ini");
   assert.equal(config.node.name, "office");
   assert.equal(config.node.listenPort, 9091);
-  assert.deepEqual(config.peers.map((p) => [p.name, p.host, p.port, p.autoConnect, p.hub]), [
-    ["hub", "localhost", 9090, true, null],
-    ["factory", "localhost", 9092, true, "hub"],
+  assert.deepEqual(config.peers.map((p) => [p.name, p.host, p.port, p.autoConnect, p.hubs]), [
+    ["hub", "localhost", 9090, true, []],
+    ["factory", "localhost", 9092, true, ["hub"]],
   ]);
   assert.deepEqual(config.http.listen, { hostname: "127.0.0.1", port: 8081 });
   const text = Deno.readTextFileSync(join(CONFIG_DIR, "office.ini"));

@@ -17,7 +17,7 @@ Deno.test("Federation fails a relayed request at once with 502 when the relay lo
   const hub = startTestNode(nodeConfig("hub"), []);
   const office = startTestNode(nodeConfig("office"), [
     peerConfig("hub", { port: hub.port }),
-    peerConfig("factory", { port: deadPort(), hub: "hub", autoConnect: false }),
+    peerConfig("factory", { port: deadPort(), hubs: ["hub"], autoConnect: false }),
   ], { clock });
   const factory = await RawClient.connect(hub.port);
   try {

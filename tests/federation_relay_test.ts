@@ -6,7 +6,7 @@ Deno.test("Federation routes office → hub → factory when factory's direct ad
   const factory = startTestNode(nodeConfig("factory"), [peerConfig("hub", { port: hub.port })]);
   const office = startTestNode(nodeConfig("office"), [
     peerConfig("hub", { port: hub.port }),
-    peerConfig("factory", { port: deadPort(), hub: "hub" }),
+    peerConfig("factory", { port: deadPort(), hubs: ["hub"] }),
   ]);
   try {
     await linked(office, "hub");

@@ -260,7 +260,7 @@ Deno.test("Federation.request() to a configured but unconnected peer answers 502
   const clock = new FakeClock();
   const office = startTestNode(nodeConfig("office"), [
     peerConfig("hub", { port: deadPort() }),
-    peerConfig("factory", { port: deadPort(), hub: "hub" }),
+    peerConfig("factory", { port: deadPort(), hubs: ["hub"] }),
     peerConfig("lab", { port: deadPort() }),
   ], { clock });
   try {

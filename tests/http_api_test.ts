@@ -91,7 +91,13 @@ async function withApi(
   const fx = officeRouter();
   const logger = memoryLogger();
   const api = await startHttpApi({
-    config: { listen: { hostname: "127.0.0.1", port: 0 }, token: null, ...http },
+    config: {
+      listen: { hostname: "127.0.0.1", port: 0 },
+      token: null,
+      readToken: null,
+      allowedHosts: null,
+      ...http,
+    },
     router: fx.router,
     logger,
   });
@@ -382,7 +388,12 @@ Deno.test("the router request carries a signal that aborts when the client leave
 Deno.test("shutdown() aborts requests in flight and resolves", async () => {
   const fx = officeRouter();
   const api = await startHttpApi({
-    config: { listen: { hostname: "127.0.0.1", port: 0 }, token: null },
+    config: {
+      listen: { hostname: "127.0.0.1", port: 0 },
+      token: null,
+      readToken: null,
+      allowedHosts: null,
+    },
     router: fx.router,
     logger: memoryLogger(),
   });
@@ -397,7 +408,11 @@ Deno.test("shutdown() aborts requests in flight and resolves", async () => {
 Deno.test("startHttpApi refuses listen = off, and says when the address is taken", async () => {
   const router = new PathRouter();
   await assert.rejects(
-    startHttpApi({ config: { listen: null, token: null }, router, logger: memoryLogger() }),
+    startHttpApi({
+      config: { listen: null, token: null, readToken: null, allowedHosts: null },
+      router,
+      logger: memoryLogger(),
+    }),
     (e: unknown) =>
       e instanceof HttpApiError && e.code === "listen_off" && /listen = off/.test(e.message),
   );
@@ -406,7 +421,12 @@ Deno.test("startHttpApi refuses listen = off, and says when the address is taken
     const port = (taken.addr as Deno.NetAddr).port;
     await assert.rejects(
       startHttpApi({
-        config: { listen: { hostname: "127.0.0.1", port }, token: null },
+        config: {
+          listen: { hostname: "127.0.0.1", port },
+          token: null,
+          readToken: null,
+          allowedHosts: null,
+        },
         router,
         logger: memoryLogger(),
       }),
@@ -502,14 +522,25 @@ Deno.test("resolveTarget: --url, --config's [mod_http], the default, and mistake
     env: (name: string) => env[name],
   });
   const listen = { hostname: "0.0.0.0", port: 8081 };
-  assert.deepEqual(await resolveTarget({ config: "node.ini" }, deps({ listen, token: "x" })), {
-    url: "http://127.0.0.1:8081",
-    token: "x",
-  });
+  assert.deepEqual(
+    await resolveTarget(
+      { config: "node.ini" },
+      deps({ listen, token: "x", readToken: null, allowedHosts: null }),
+    ),
+    {
+      url: "http://127.0.0.1:8081",
+      token: "x",
+    },
+  );
   assert.deepEqual(
     await resolveTarget(
       { config: "n.ini", token: "y" },
-      deps({ listen: { hostname: "::", port: 1 }, token: "x" }),
+      deps({
+        listen: { hostname: "::", port: 1 },
+        token: "x",
+        readToken: null,
+        allowedHosts: null,
+      }),
     ),
     { url: "http://[::1]:1", token: "y" },
   );
@@ -527,7 +558,10 @@ Deno.test("resolveTarget: --url, --config's [mod_http], the default, and mistake
       (e: unknown) => e instanceof ClientError && e.code === "bad_target" && re.test(e.message),
     );
   await rejectsWith(
-    resolveTarget({ config: "n.ini" }, deps({ listen: null, token: null })),
+    resolveTarget(
+      { config: "n.ini" },
+      deps({ listen: null, token: null, readToken: null, allowedHosts: null }),
+    ),
     /listen = off in \/etc\/portal\/node\.ini/,
   );
   await rejectsWith(

@@ -193,7 +193,12 @@ async function withNode(
   const seen: string[] = [];
   const hang = Promise.withResolvers<void>();
   const api = await startHttpApi({
-    config: { listen: { hostname: "127.0.0.1", port: 0 }, token },
+    config: {
+      listen: { hostname: "127.0.0.1", port: 0 },
+      token,
+      readToken: null,
+      allowedHosts: null,
+    },
     router: officeRouter(seen, hang.resolve),
     logger: memoryLogger(),
   });

@@ -456,6 +456,12 @@ export function resolveConfig(ini: RawIni, source: ConfigSource): Resolution {
     reconnectInitialMs: nv.reconnect_initial,
     reconnectMaxMs: nv.reconnect_max,
     reconnectJitter: nv.reconnect_jitter,
+    maxConnections: null,
+    tlsClientAuth: "off",
+    requireSigned: "none",
+    sign: "call",
+    auditLog: null,
+    drainTimeoutMs: 5_000,
   };
 
   // [peer:NAME]
@@ -519,7 +525,7 @@ export function resolveConfig(ini: RawIni, source: ConfigSource): Resolution {
       host: pv.host,
       port: pv.port,
       autoConnect: pv.auto_connect,
-      hub: pv.hub,
+      hubs: pv.hub === null ? [] : [pv.hub],
       key: pv.key ?? nv.federation_key,
       workers: pv.workers ?? nv.workers,
       queueLimit: pv.queue_limit ?? nv.queue_limit,
@@ -531,7 +537,12 @@ export function resolveConfig(ini: RawIni, source: ConfigSource): Resolution {
   // [mod_http]
   const httpSection = singles.get("mod_http") ?? null;
   const h = readSection(httpSection, HTTP_FIELDS, report);
-  const http: HttpConfig = { listen: h.values.listen, token: h.values.token };
+  const http: HttpConfig = {
+    listen: h.values.listen,
+    token: h.values.token,
+    readToken: null,
+    allowedHosts: null,
+  };
   const clash = portClash(node, http);
   if (clash) {
     const inHttp = h.lines.listen !== undefined;
@@ -581,6 +592,8 @@ export function resolveConfig(ini: RawIni, source: ConfigSource): Resolution {
       http,
       iot,
       portal,
+      acl: null,
+      warnings: [],
     },
     issues,
     files,

@@ -64,7 +64,7 @@ export function describeConfig(config: Config): string {
 function describePeer(peer: PeerConfig, federationKey: string): string {
   const parts = [peer.host === null ? "no host" : hostPort(peer.host, peer.port)];
   parts.push(peer.autoConnect ? "auto_connect" : "no auto_connect");
-  if (peer.hub !== null) parts.push(`hub ${peer.hub}`);
+  if (peer.hubs.length > 0) parts.push(`hub ${peer.hubs.join(", ")}`);
   if (peer.key !== federationKey) parts.push("own key");
   if (!peer.tlsVerify) parts.push("TLS verification OFF");
   return parts.join(", ");

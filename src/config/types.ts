@@ -31,7 +31,29 @@ export interface NodeConfig {
   readonly reconnectMaxMs: number;
   /** Fraction 0..1 of each reconnect wait that may be added at random. */
   readonly reconnectJitter: number;
+  /**
+   * Federation connections (authenticated or not) the listener holds; null when
+   * unset, meaning: derived at start from the process's open-file limit.
+   */
+  readonly maxConnections: number | null;
+  /** `require`: dialers must present a certificate naming them (PORTAL02.md §11). */
+  readonly tlsClientAuth: TlsClientAuth;
+  /** Which requests from other nodes must carry a valid signature (PORTAL02.md §11). */
+  readonly requireSigned: RequireSigned;
+  /** Which of this node's own requests it signs, when it has a certificate and key. */
+  readonly sign: SignMode;
+  /** Absolute path of the audit file (one JSON line per CALL decided here); null: none. */
+  readonly auditLog: string | null;
+  /** How long a stopping node lets requests in flight finish (SIGTERM drain). */
+  readonly drainTimeoutMs: number;
 }
+
+/** `[mod_node] tls_client_auth`. */
+export type TlsClientAuth = "off" | "require";
+/** `[mod_node] require_signed`: none, CALLs only, or every REQUEST. */
+export type RequireSigned = "none" | "call" | "all";
+/** `[mod_node] sign`: which requests this node signs with its TLS key. */
+export type SignMode = "off" | "call" | "all";
 
 /** [peer:NAME]: a node this one knows. */
 export interface PeerConfig {
@@ -40,8 +62,11 @@ export interface PeerConfig {
   readonly host: string | null;
   readonly port: number;
   readonly autoConnect: boolean;
-  /** Name of another [peer:...] through which this peer is reached. */
-  readonly hub: string | null;
+  /**
+   * Names of other [peer:...] sections through which this peer is reached when
+   * no direct link is open, in order of preference (failover); empty: none.
+   */
+  readonly hubs: readonly string[];
   /** The key for this peer: its own `key`, else federation_key. */
   readonly key: string;
   readonly workers: number;
@@ -55,7 +80,41 @@ export interface PeerConfig {
 export interface HttpConfig {
   /** null when `listen = off`. */
   readonly listen: { readonly hostname: string; readonly port: number } | null;
+  /** Full access: every method. */
   readonly token: string | null;
+  /** May only GET and LIST. */
+  readonly readToken: string | null;
+  /**
+   * Host header values accepted when no token is set (against DNS rebinding);
+   * null: the loopback names plus the listen address.
+   */
+  readonly allowedHosts: readonly string[] | null;
+}
+
+/** A METHOD of an [acl] rule; `*` is any method. */
+export type AclMethod = "GET" | "LIST" | "CALL" | "*";
+
+/** One `METHOD PATTERN` rule of an [acl] entry. */
+export interface AclRule {
+  readonly method: AclMethod;
+  /** A path where `*` matches any run of characters. */
+  readonly pattern: string;
+  /** The rule as written, for 403 sentences and audit lines (`CALL /iot/devices/plug-*`). */
+  readonly text: string;
+}
+
+/** One [acl] key: an origin node name, or `*` for any other authenticated node. */
+export interface AclEntry {
+  readonly origin: string;
+  readonly rules: readonly AclRule[];
+  /** Line in the config file, for messages. */
+  readonly line: number;
+}
+
+/** [acl]: who may do what on this node (PORTAL02.md §11). */
+export interface AclConfig {
+  /** In file order. */
+  readonly entries: readonly AclEntry[];
 }
 
 /** Which device driver a [device:ID] uses. */
@@ -100,4 +159,21 @@ export interface Config {
   readonly http: HttpConfig;
   readonly iot: IotConfig | null;
   readonly portal: PortalConfig;
+  /** null when the file has no [acl] section: every request is allowed (the seed's behaviour). */
+  readonly acl: AclConfig | null;
+  /**
+   * Things that are legal but probably wrong (an example key, tls = false with
+   * certificates set): shown by check-config and logged at start.
+   */
+  readonly warnings: readonly ConfigWarning[];
+}
+
+/** A warning about a legal config, located like an issue. */
+export interface ConfigWarning {
+  readonly file: string;
+  readonly line: number;
+  readonly section?: string;
+  readonly key?: string;
+  /** One readable sentence. */
+  readonly message: string;
 }

@@ -395,8 +395,7 @@ export class Federation {
       l && l.conn.isOpen && l !== from ? l : null;
     const direct = usable(this.#peers.get(dst)?.link);
     if (direct) return direct;
-    const hub = this.#configs.get(dst)?.hub;
-    if (hub) {
+    for (const hub of this.#configs.get(dst)?.hubs ?? []) {
       const viaHub = usable(this.#peers.get(hub)?.link);
       if (viaHub) return viaHub;
     }
@@ -411,8 +410,9 @@ export class Federation {
   }
 
   #noRouteSentence(dst: string): string {
-    const hub = this.#configs.get(dst)?.hub;
-    return hub
+    const hubs = this.#configs.get(dst)?.hubs ?? [];
+    const hub = hubs.join("', '");
+    return hubs.length > 0
       ? `no route to ${dst}: not connected to it, and its hub '${hub}' is not connected either`
       : `no route to ${dst}: not connected to it, and no hub is configured for it`;
   }
@@ -765,7 +765,7 @@ export class Federation {
         host: null,
         port: 0,
         autoConnect: false,
-        hub: null,
+        hubs: [],
         key: node.federationKey,
         workers: node.workers,
         queueLimit: node.queueLimit,

@@ -31,6 +31,12 @@ export function nodeConfig(name: string, over: Partial<NodeConfig> = {}): NodeCo
     reconnectInitialMs: 1000,
     reconnectMaxMs: 60_000,
     reconnectJitter: 0,
+    maxConnections: null,
+    tlsClientAuth: "off",
+    requireSigned: "none",
+    sign: "call",
+    auditLog: null,
+    drainTimeoutMs: 5_000,
     ...over,
   };
 }
@@ -42,7 +48,7 @@ export function peerConfig(name: string, over: Partial<PeerConfig> = {}): PeerCo
     host: "127.0.0.1",
     port: 9090,
     autoConnect: true,
-    hub: null,
+    hubs: [],
     key: KEY,
     workers: 4,
     queueLimit: 1024,
