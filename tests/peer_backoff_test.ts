@@ -137,12 +137,14 @@ function scriptedHost(clock: FakeClock, log: LogWatch) {
   const linksUp: Link[] = [];
   const linksDown: string[] = [];
   let behaviour: Connect = () => Promise.reject(new Error("connection refused"));
+  let linkIds = 0;
   const host: PeerHost = {
     localName: "office",
     clock,
     logger: log.logger,
     pingIntervalMs: 10_000,
     pingMaxMissed: 3,
+    nextLinkId: () => ++linkIds,
     connect: (peer, signal, onTcpUp, onAuthenticated) => {
       attempts.push(clock.now());
       return behaviour(peer, signal, onTcpUp, onAuthenticated);

@@ -29,7 +29,11 @@ export function registerNodePaths(router: PathRouter, options: NodePathsOptions)
       method,
       "/node/:peer/*rest",
       (req, params) =>
-        fed.request(params.peer, method, params.rest, req.args, req.signal, req.hops),
+        fed.request(params.peer, method, params.rest, req.args, {
+          signal: req.signal,
+          ttl: req.hops,
+          origin: req.origin,
+        }),
     );
   }
 }

@@ -16,6 +16,7 @@ export interface RelayedEntry {
 }
 
 interface Held {
+  readonly key: string;
   readonly linkId: number;
   readonly entry: RelayedEntry;
 }
@@ -23,9 +24,15 @@ interface Held {
 /** Bounded set of relayed requests, per outgoing link; the oldest overall goes first. */
 export class RelayedRequests {
   readonly #max: number;
-  /** Every entry in the order it was added, for pruning and eviction. */
+  /** Every entry in the order it was added, for eviction when full. */
   readonly #all = new Map<string, Held>();
   readonly #byLink = new Map<number, Set<string>>();
+  /**
+   * Min-heap on expiry. Deadlines differ per request (each carries its own
+   * `timeout_ms`), so insertion order says nothing about which expires first.
+   * Entries removed otherwise stay in the heap until they reach its top.
+   */
+  readonly #expiry: Held[] = [];
 
   /** `max` bounds the entries over all links. Default 16384. */
   constructor(max = 16_384) {
@@ -38,27 +45,31 @@ export class RelayedRequests {
 
   /** Records a request relayed out on `linkId` at clock time `now`. */
   add(linkId: number, entry: RelayedEntry, now: number): void {
-    // Requests whose answer never came back through here (dropped at the
-    // destination, answered over another link) leave once their deadline passed.
-    for (const [key, held] of this.#all) {
-      if (held.entry.expiresAt > now) break;
-      this.#remove(key, held.linkId);
-    }
+    this.prune(now);
     const key = keyOf(linkId, entry.src, entry.id);
-    this.#remove(key, linkId);
-    this.#all.set(key, { linkId, entry });
+    this.#remove(key);
+    const held = { key, linkId, entry };
+    this.#all.set(key, held);
     let keys = this.#byLink.get(linkId);
     if (!keys) this.#byLink.set(linkId, keys = new Set());
     keys.add(key);
-    if (this.#all.size > this.#max) {
-      const [oldest, held] = this.#all.entries().next().value as [string, Held];
-      this.#remove(oldest, held.linkId);
+    this.#push(held);
+    if (this.#all.size > this.#max) this.#remove(this.#all.keys().next().value as string);
+    // Lazily deleted heap entries must not outgrow the live ones for long.
+    if (this.#expiry.length > 2 * this.#max + 64) this.#rebuild();
+  }
+
+  /** Drops every entry whose deadline passed by `now`. */
+  prune(now: number): void {
+    while (this.#expiry.length > 0 && this.#expiry[0].entry.expiresAt <= now) {
+      const top = this.#pop();
+      if (this.#all.get(top.key) === top) this.#remove(top.key);
     }
   }
 
   /** Forgets the request answered by a RESPONSE for `origin`'s `id` that came back on `linkId`. */
   answered(linkId: number, origin: string, id: number): void {
-    this.#remove(keyOf(linkId, origin, id), linkId);
+    this.#remove(keyOf(linkId, origin, id));
   }
 
   /** Removes and returns the requests that went out on a link now lost, still within their deadline. */
@@ -68,17 +79,58 @@ export class RelayedRequests {
     const out: RelayedEntry[] = [];
     for (const key of [...keys]) {
       const held = this.#all.get(key);
-      this.#remove(key, linkId);
+      this.#remove(key);
       if (held && held.entry.expiresAt > now) out.push(held.entry);
     }
     return out;
   }
 
-  #remove(key: string, linkId: number): void {
-    if (!this.#all.delete(key)) return;
-    const keys = this.#byLink.get(linkId);
+  #remove(key: string): void {
+    const held = this.#all.get(key);
+    if (!held) return;
+    this.#all.delete(key);
+    const keys = this.#byLink.get(held.linkId);
     keys?.delete(key);
-    if (keys?.size === 0) this.#byLink.delete(linkId);
+    if (keys?.size === 0) this.#byLink.delete(held.linkId);
+  }
+
+  #rebuild(): void {
+    const live = this.#expiry.filter((h) => this.#all.get(h.key) === h);
+    this.#expiry.length = 0;
+    for (const h of live) this.#push(h);
+  }
+
+  #push(h: Held): void {
+    const heap = this.#expiry;
+    heap.push(h);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent].entry.expiresAt <= h.entry.expiresAt) break;
+      heap[i] = heap[parent];
+      i = parent;
+    }
+    heap[i] = h;
+  }
+
+  #pop(): Held {
+    const heap = this.#expiry;
+    const top = heap[0];
+    const last = heap.pop() as Held;
+    if (heap.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= heap.length) break;
+        const r = l + 1;
+        const c = r < heap.length && heap[r].entry.expiresAt < heap[l].entry.expiresAt ? r : l;
+        if (heap[c].entry.expiresAt >= last.entry.expiresAt) break;
+        heap[i] = heap[c];
+        i = c;
+      }
+      heap[i] = last;
+    }
+    return top;
   }
 }
 

@@ -25,8 +25,19 @@ export class LearnedRoutes {
     return this.#via.get(dst);
   }
 
-  /** Forgets every route through `neighbour`, when it is removed. */
-  forgetNeighbour(neighbour: string): void {
-    for (const [dst, n] of this.#via) if (n === neighbour) this.#via.delete(dst);
+  /** Forgets every route through `neighbour`, when it is removed; returns the nodes forgotten. */
+  forgetNeighbour(neighbour: string): string[] {
+    const gone: string[] = [];
+    for (const [dst, n] of this.#via) {
+      if (n !== neighbour) continue;
+      this.#via.delete(dst);
+      gone.push(dst);
+    }
+    return gone;
+  }
+
+  /** Number of routes kept. */
+  get size(): number {
+    return this.#via.size;
   }
 }

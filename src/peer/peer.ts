@@ -51,6 +51,8 @@ export interface PeerHost {
   readonly logger: Logger;
   readonly pingIntervalMs: number;
   readonly pingMaxMissed: number;
+  /** A fresh link id, unique within this node (ids tie requests to the link they left on). */
+  nextLinkId(): number;
   /**
    * Dials and authenticates, reporting progress so the state can say
    * `authenticating`. `onAuthenticated` runs synchronously inside the frame
@@ -82,8 +84,6 @@ export interface PeerOptions {
   readonly reconnectJitter: number;
   readonly random?: () => number;
 }
-
-let nextLinkId = 1;
 
 /** One peer: its link, pool, heartbeat and reconnect schedule. */
 export class Peer {
@@ -202,7 +202,8 @@ export class Peer {
       onDead: (missed) =>
         conn.close({ kind: "local", why: `dead peer: ${missed} pings without a pong` }),
     });
-    const link: Link = { id: nextLinkId++, peer: this.name, conn, direction, remote, heartbeat };
+    const id = this.#host.nextLinkId();
+    const link: Link = { id, peer: this.name, conn, direction, remote, heartbeat };
     conn.setHandlers({
       onFrame: (frame) => this.#onFrame(link, frame),
       onClose: (reason) => this.#onClose(link, reason),
@@ -232,9 +233,6 @@ export class Peer {
     if (this.#state.kind !== "connected" || this.#state.link !== link) return;
     const why = describeClose(reason);
     this.#log.warn("disconnected", { reason: why, direction: link.direction, remote: link.remote });
-    if (reason.kind === "slow_consumer") {
-      this.#log.warn("slow consumer closed", { remote: link.remote });
-    }
     this.#enter({ kind: "disconnected" }, why);
     this.#host.onLinkDown(this, link, why);
     if (!this.#stopped && this.dials) this.#scheduleRetry();

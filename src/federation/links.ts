@@ -1,0 +1,202 @@
+/**
+ * Links before they belong to a peer: the listener's accept loop, dials with
+ * their time bound, and every connection still handshaking (PORTAL02.md §3),
+ * so that a stopping node closes all of them. The handshake itself runs in
+ * authenticate.ts; an authenticated connection is handed to its owner
+ * synchronously, inside the frame that completed it.
+ */
+import type { NodeConfig, PeerConfig } from "../config/types.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Connected } from "../peer/peer.ts";
+import { FrameConnection } from "../transport/connection.ts";
+import type { Dialer, Listener, RawConn } from "../transport/types.ts";
+import type { Clock } from "../util/clock.ts";
+import { errorText } from "../util/errors.ts";
+import { formatDuration } from "../util/format.ts";
+import { type AuthContext, authenticateInbound, authenticateOutbound } from "./authenticate.ts";
+
+/** Longest a TCP connect plus TLS handshake may take before the attempt counts as failed. */
+export const DIAL_TIMEOUT_MS = 10_000;
+
+/** Connections allowed to be authenticating at once; more are closed on accept. */
+export const MAX_HANDSHAKES = 1024;
+
+/** Options of {@link LinkManager}. */
+export interface LinkManagerOptions {
+  readonly node: NodeConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly dialer: Dialer;
+  /** Opens the listener; null for a dial-only node. */
+  readonly listen: (() => Listener | Promise<Listener>) | null;
+  /** Bytes queued to one peer before it is closed as a slow consumer. Default 8 MiB. */
+  readonly maxOutboundBytes?: number;
+  /** The key a dialer calling itself `peer` must prove. */
+  readonly keyFor: (peer: string) => string;
+  /** An inbound connection authenticated as `peer`; it must be adopted or closed now. */
+  readonly onInbound: (peer: string, conn: FrameConnection, remote: string, rttMs: number) => void;
+  /** A connection closed (authenticated or not). */
+  readonly onClosed: () => void;
+}
+
+/** The listener, the dials and every open connection of a node. */
+export class LinkManager {
+  readonly #o: LinkManagerOptions;
+  readonly #log: Logger;
+  readonly #handshaking = new Set<FrameConnection>();
+  readonly #all = new Set<FrameConnection>();
+  #listener: Listener | null = null;
+  #acceptLoop: Promise<void> | null = null;
+  #stopping = false;
+
+  constructor(options: LinkManagerOptions) {
+    this.#o = options;
+    this.#log = options.logger;
+  }
+
+  /** The address the listener is bound to, or null. */
+  get listenAddr(): { hostname: string; port: number } | null {
+    return this.#listener?.addr ?? null;
+  }
+
+  /** Open connections, authenticated or not. */
+  get connectionCount(): number {
+    return this.#all.size;
+  }
+
+  /** Connections between accept/dial and their verdict. */
+  get handshakeCount(): number {
+    return this.#handshaking.size;
+  }
+
+  /**
+   * Opens the listener (nothing for a dial-only node). A synchronous listener
+   * is bound before this returns; errors of one are thrown here.
+   */
+  listen(): Promise<void> {
+    if (!this.#o.listen || this.#listener !== null) return Promise.resolve();
+    const opened = this.#o.listen();
+    if (opened instanceof Promise) return opened.then((l) => this.#acceptOn(l));
+    this.#acceptOn(opened);
+    return Promise.resolve();
+  }
+
+  /** Stops accepting and closes every connection, authenticated or not. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#listener?.close();
+    const conns = [...this.#all];
+    for (const c of conns) c.close({ kind: "local", why: "node stopping" });
+    await Promise.allSettled(conns.map((c) => c.closed()));
+    await this.#acceptLoop;
+  }
+
+  /** Dialer side of §3 (a peer actor's `connect`): dial within DIAL_TIMEOUT_MS, then authenticate. */
+  connect(
+    peer: PeerConfig,
+    signal: AbortSignal,
+    onTcpUp: () => void,
+    onAuthenticated: (c: Connected) => void,
+  ): Promise<void> {
+    const clock = this.#o.clock;
+    // A firewall that drops packets would hold a connect for minutes: bound it.
+    const dial = new AbortController();
+    const onOuter = () => dial.abort();
+    signal.addEventListener("abort", onOuter, { once: true });
+    const dialTimer = clock.setTimeout(() => dial.abort(), DIAL_TIMEOUT_MS);
+    const dialed = this.#o.dialer(peer, dial.signal).catch((e) => {
+      if (dial.signal.aborted && !signal.aborted) {
+        throw new Error(
+          `cannot connect to ${peer.host}:${peer.port}: no answer within ` +
+            formatDuration(DIAL_TIMEOUT_MS),
+        );
+      }
+      throw e;
+    }).finally(() => {
+      clock.clear(dialTimer);
+      signal.removeEventListener("abort", onOuter);
+    });
+    return dialed.then((raw) => {
+      if (signal.aborted || this.#stopping) {
+        raw.conn.close();
+        throw new Error("dial cancelled");
+      }
+      onTcpUp();
+      const conn = this.#track(raw);
+      this.#handshaking.add(conn);
+      return authenticateOutbound(conn, raw.remote, peer, this.#auth(), signal, onAuthenticated)
+        .finally(() => this.#handshaking.delete(conn));
+    });
+  }
+
+  #acceptOn(listener: Listener): void {
+    if (this.#stopping) {
+      listener.close();
+      return;
+    }
+    this.#listener = listener;
+    const a = listener.addr;
+    this.#log.info("listening", { address: `${a.hostname}:${a.port}`, tls: this.#o.node.tls });
+    this.#acceptLoop = this.#accept(listener);
+  }
+
+  async #accept(listener: Listener): Promise<void> {
+    for (;;) {
+      let raw: RawConn;
+      try {
+        raw = await listener.accept();
+      } catch (e) {
+        if (!this.#stopping) this.#log.error("listener stopped", { reason: errorText(e) });
+        return;
+      }
+      if (this.#stopping) {
+        raw.conn.close();
+        return;
+      }
+      if (this.#handshaking.size >= MAX_HANDSHAKES) {
+        // Unauthenticated connections cost buffers; a flood must not exhaust memory.
+        this.#log.warn("auth refused", {
+          remote: raw.remote,
+          reason: `${MAX_HANDSHAKES} connections are already authenticating`,
+        });
+        raw.conn.close();
+        continue;
+      }
+      this.#handshakeInbound(raw);
+    }
+  }
+
+  /** Listener side of §3: challenge, verify, then hand the connection over. */
+  #handshakeInbound(raw: RawConn): void {
+    const conn = this.#track(raw);
+    this.#handshaking.add(conn);
+    authenticateInbound(conn, raw.remote, this.#auth(), {
+      keyFor: this.#o.keyFor,
+      onAccepted: (peer, rttMs) => this.#o.onInbound(peer, conn, raw.remote, rttMs),
+      onSettled: () => this.#handshaking.delete(conn),
+    });
+  }
+
+  #auth(): AuthContext {
+    return {
+      name: this.#o.node.name,
+      clock: this.#o.clock,
+      logger: this.#log,
+      authTimeoutMs: this.#o.node.authTimeoutMs,
+    };
+  }
+
+  #track(raw: RawConn): FrameConnection {
+    const conn = new FrameConnection(raw.conn, {
+      maxFrameBytes: this.#o.node.maxFrameBytes,
+      maxOutboundBytes: this.#o.maxOutboundBytes,
+    });
+    this.#all.add(conn);
+    conn.closed().then(() => {
+      this.#all.delete(conn);
+      this.#o.onClosed();
+    });
+    return conn;
+  }
+}

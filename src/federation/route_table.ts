@@ -1,0 +1,101 @@
+/**
+ * The routing policy (PORTAL02.md §5) and the bounded data it needs: which
+ * open link carries a message for a node — its own link, its hub, or the
+ * neighbour its latest message came through — and the round trips measured
+ * to nodes reached indirectly.
+ */
+import type { PeerConfig } from "../config/types.ts";
+import type { Link } from "../peer/peer.ts";
+import { LearnedRoutes } from "./routes.ts";
+
+/** Options of {@link RouteTable}. */
+export interface RouteTableOptions {
+  /** The [peer:NAME] sections of this node. */
+  readonly configs: readonly PeerConfig[];
+  /** The authenticated link of a neighbour, or null. */
+  readonly linkOf: (name: string) => Link | null;
+  /** Learned routes and round trips kept at most. Default 4096 each. */
+  readonly maxEntries?: number;
+}
+
+/** §5 rules 1–3 over the links that are open now; never back out the link a message came in on. */
+export class RouteTable {
+  /** Hubs of each configured peer, in order of preference. */
+  readonly #hubs = new Map<string, readonly string[]>();
+  readonly #linkOf: (name: string) => Link | null;
+  readonly #learned: LearnedRoutes;
+  readonly #max: number;
+  /** Round trip of the latest answered request per node reached indirectly (via-hub latency). */
+  readonly #rtt = new Map<string, number>();
+
+  constructor(options: RouteTableOptions) {
+    for (const c of options.configs) this.#hubs.set(c.name, c.hubs);
+    this.#linkOf = options.linkOf;
+    this.#max = options.maxEntries ?? 4096;
+    this.#learned = new LearnedRoutes(this.#max);
+  }
+
+  /** Whether a route to `dst` was learned from its messages. */
+  hasLearned(dst: string): boolean {
+    return this.#learned.via(dst) !== undefined;
+  }
+
+  /** Records that a message from `src` arrived through `neighbour` (§5 rule 3). */
+  learn(src: string, neighbour: string): void {
+    this.#learned.learn(src, neighbour);
+  }
+
+  /** Forgets every route through `neighbour`, and what was measured through it. */
+  forgetNeighbour(neighbour: string): void {
+    for (const dst of this.#learned.forgetNeighbour(neighbour)) this.#rtt.delete(dst);
+    this.#rtt.delete(neighbour);
+  }
+
+  /** The link for `dst`: direct, then its hubs in order, then the learned route; null if none. */
+  route(dst: string, from: Link | null): Link | null {
+    const usable = (l: Link | null): Link | null => l && l.conn.isOpen && l !== from ? l : null;
+    const direct = usable(this.#linkOf(dst));
+    if (direct) return direct;
+    for (const hub of this.#hubs.get(dst) ?? []) {
+      const viaHub = usable(this.#linkOf(hub));
+      if (viaHub) return viaHub;
+    }
+    const learned = this.#learned.via(dst);
+    return learned === undefined ? null : usable(this.#linkOf(learned));
+  }
+
+  /** The neighbour a node without a direct link is reached through now, or null. */
+  indirect(dst: string): string | null {
+    const link = this.route(dst, null);
+    return link === null || link.peer === dst ? null : link.peer;
+  }
+
+  /** Why a request for `dst` cannot leave this node, in one sentence. */
+  noRouteSentence(dst: string): string {
+    const hubs = this.#hubs.get(dst) ?? [];
+    if (hubs.length === 0) {
+      return `no route to ${dst}: not connected to it, and no hub is configured for it`;
+    }
+    const names = hubs.map((h) => `'${h}'`).join(", ");
+    return hubs.length === 1
+      ? `no route to ${dst}: not connected to it, and its hub ${names} is not connected either`
+      : `no route to ${dst}: not connected to it, and none of its hubs (${names}) is connected`;
+  }
+
+  /** Records the round trip of a request answered by `dst` itself. */
+  recordRtt(dst: string, ms: number): void {
+    this.#rtt.delete(dst);
+    this.#rtt.set(dst, ms);
+    if (this.#rtt.size > this.#max) this.#rtt.delete(this.#rtt.keys().next().value as string);
+  }
+
+  /** The latest round trip to `dst`, or null. */
+  rtt(dst: string): number | null {
+    return this.#rtt.get(dst) ?? null;
+  }
+
+  /** Number of round trips kept (bounded by `maxEntries`). */
+  get rttEntries(): number {
+    return this.#rtt.size;
+  }
+}

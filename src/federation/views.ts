@@ -1,0 +1,78 @@
+/** What `/node/peers` and `/node/status` show (PATHS.md), computed from peers and routes. */
+import type { Peer } from "../peer/peer.ts";
+import type { RouteTable } from "./route_table.ts";
+
+/** Message counters shown by /node/status. */
+export interface Counters {
+  sent: number;
+  received: number;
+  relayed: number;
+  dropped: number;
+}
+
+/** A peer as /node/peers shows it (PATHS.md). */
+export interface PeerView {
+  readonly name: string;
+  readonly host: string | null;
+  readonly port: number | null;
+  readonly status: "connected" | "connecting" | "disconnected" | "via-hub";
+  readonly latency_ms: number | null;
+  readonly via: string | null;
+  readonly direction: "in" | "out" | null;
+}
+
+/** The federation part of /node/status (uptime is added by the path). */
+export interface FederationStatus {
+  readonly peers_connected: number;
+  readonly peers_disconnected: number;
+  readonly messages_sent: number;
+  readonly messages_received: number;
+  readonly messages_relayed: number;
+  readonly messages_dropped: number;
+}
+
+/** One peer's row of /node/peers. */
+export function peerView(p: Peer, routes: RouteTable): PeerView {
+  const base = { name: p.name, host: p.config.host, port: p.config.host ? p.config.port : null };
+  const s = p.state;
+  if (s.kind === "connected") {
+    return {
+      ...base,
+      status: "connected",
+      latency_ms: roundMs(s.link.heartbeat.latencyMs),
+      via: null,
+      direction: s.link.direction,
+    };
+  }
+  const via = routes.indirect(p.name);
+  if (via !== null) {
+    return {
+      ...base,
+      status: "via-hub",
+      latency_ms: roundMs(routes.rtt(p.name)),
+      via,
+      direction: null,
+    };
+  }
+  const status = s.kind === "connecting" || s.kind === "authenticating"
+    ? "connecting"
+    : "disconnected";
+  return { ...base, status, latency_ms: null, via: null, direction: null };
+}
+
+/** /node/status from the peer rows and the counters. */
+export function federationStatus(views: readonly PeerView[], c: Counters): FederationStatus {
+  const up = views.filter((v) => v.status === "connected" || v.status === "via-hub").length;
+  return {
+    peers_connected: up,
+    peers_disconnected: views.length - up,
+    messages_sent: c.sent,
+    messages_received: c.received,
+    messages_relayed: c.relayed,
+    messages_dropped: c.dropped,
+  };
+}
+
+function roundMs(ms: number | null): number | null {
+  return ms === null ? null : Math.round(ms * 10) / 10;
+}
