@@ -578,3 +578,18 @@ Deno.test("resolveTarget: --url, --config's [mod_http], the default, and mistake
     /not both/,
   );
 });
+
+Deno.test("readCapped() gives TooLargeError even when cancelling the stream fails", async () => {
+  let pulls = 0;
+  const stubborn = new ReadableStream<Uint8Array>({
+    pull(c) {
+      pulls++;
+      c.enqueue(new Uint8Array(1024));
+    },
+    cancel() {
+      throw new Error("cannot cancel");
+    },
+  });
+  await assert.rejects(() => readCapped(stubborn, 4096), TooLargeError);
+  assert.ok(pulls <= 6, `stopped pulling (${pulls} pulls)`);
+});
