@@ -34,6 +34,7 @@ Deno.test("three main.ts processes: factory via hub, kill -9 gives 502 at once, 
     await hub.waitFor(/authenticated peer=factory/);
     await hub.waitFor(/authenticated peer=office/);
     await office.waitFor(/node ready/);
+    await office.waitFor(/factory is reachable via hub/);
 
     const health = await get("/node/factory/health");
     assert.equal(health.status, 200);
@@ -56,8 +57,10 @@ Deno.test("three main.ts processes: factory via hub, kill -9 gives 502 at once, 
     assert.ok(took < 2000, `502 took ${took} ms; request_timeout is 20 s`);
 
     const mark2 = hub.lines.length;
+    const officeMark = office.lines.length;
     factory = new NodeProcess("factory", factoryIni);
     await hub.waitFor(/authenticated peer=factory/, 20_000, mark2);
+    await office.waitFor(/factory is reachable via hub/, 20_000, officeMark);
     const back = await get("/node/factory/health");
     assert.equal(back.status, 200);
     assert.equal(back.body.node, "factory");

@@ -88,6 +88,7 @@ Deno.test("HTTP API and shell against three main.ts processes", async (t) => {
     await hub.waitFor(/authenticated peer=office/);
     await office.waitFor(/node ready/);
     await factory.waitFor(/node ready/);
+    await office.waitFor(/factory is reachable via hub/);
 
     await t.step("every path, local on office and routed to factory", async () => {
       for (const prefix of ["", "/node/factory"]) {

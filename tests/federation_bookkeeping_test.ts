@@ -1,12 +1,20 @@
 /** Bounded bookkeeping of the federation: round trips, relayed requests, link ids. */
 import assert from "node:assert/strict";
 import { RelayedRequests } from "../src/federation/relayed.ts";
+import { PresenceBook } from "../src/federation/presence.ts";
 import { RouteTable } from "../src/federation/route_table.ts";
+import { systemClock } from "../src/util/clock.ts";
 import type { Link } from "../src/peer/peer.ts";
 import { linked, nodeConfig, peerConfig, startTestNode } from "./helpers/nodes.ts";
 
 Deno.test("RouteTable keeps at most maxEntries round trips and forgets those of a lost neighbour", () => {
-  const routes = new RouteTable({ configs: [], linkOf: () => null, maxEntries: 100 });
+  const routes = new RouteTable({
+    configs: [],
+    linkOf: () => null,
+    maxEntries: 100,
+    presence: new PresenceBook({ clock: systemClock }),
+    clock: systemClock,
+  });
   for (let i = 0; i < 1000; i++) routes.recordRtt(`node-${i}`, i);
   assert.equal(routes.rttEntries, 100);
   assert.equal(routes.rtt("node-0"), null, "the oldest went first");
@@ -34,6 +42,8 @@ Deno.test("RouteTable routes direct first, then the hubs in order, then the lear
       tlsVerify: true,
     }],
     linkOf: (n) => links.get(n) ?? null,
+    presence: new PresenceBook({ clock: systemClock }),
+    clock: systemClock,
   });
   assert.equal(routes.route("factory", null), null);
   assert.match(routes.noRouteSentence("factory"), /none of its hubs \('hub-a', 'hub-b'\)/);

@@ -69,14 +69,13 @@ Deno.test("Federation answers peer B at once while peer A's workers are stuck, a
     clients.push(alpha);
     const beta = await connectAs(factory, "beta");
     clients.push(beta);
-    const alphaPool = factory.fed.peer("alpha")?.pool;
-    assert.ok(alphaPool);
-
     // Two stuck requests take both of alpha's workers, two more wait in its queue.
     for (let id = 1; id <= 4; id++) {
       await alpha.sendJson(MsgType.Request, request(id, "alpha", "/stuck"));
     }
     await pingBarrier(alpha, 1);
+    const alphaPool = factory.fed.pool("alpha");
+    assert.ok(alphaPool, "alpha's pool exists from its first request");
     assert.equal(started(), 2, "two handlers running");
     assert.equal(alphaPool.active, 2);
     assert.equal(alphaPool.queued, 2);
@@ -102,7 +101,7 @@ Deno.test("Federation answers peer B at once while peer A's workers are stuck, a
     assert.equal(full.body, undefined);
     assert.equal(
       full.error,
-      "factory is overloaded: the queue for peer alpha is full (2 waiting, 2 running)",
+      "factory is overloaded: the queue for requests from alpha is full (2 waiting, 2 running)",
     );
     assert.equal(started(), 2, "the refused request never ran");
 
@@ -110,7 +109,7 @@ Deno.test("Federation answers peer B at once while peer A's workers are stuck, a
     await beta.sendJson(MsgType.Request, request(2, "beta", "/health"));
     const again = await within(beta.json(), "beta's second /health", 1000);
     assert.equal(again.status, 200);
-    assert.equal(factory.fed.peer("beta")?.pool.active, 0);
+    assert.equal(factory.fed.pool("beta")?.active ?? 0, 0);
   } finally {
     for (const c of clients) c.close();
     await factory.fed.stop();
@@ -124,12 +123,12 @@ Deno.test("Federation frees a worker whose handler outlives the request deadline
   try {
     const c = await connectAs(factory, "alpha");
     alpha = c;
-    const pool = factory.fed.peer("alpha")?.pool;
-    assert.ok(pool);
     for (let id = 1; id <= 4; id++) {
       await c.sendJson(MsgType.Request, request(id, "alpha", "/stuck"));
     }
     await pingBarrier(c, 1);
+    const pool = factory.fed.pool("alpha");
+    assert.ok(pool);
     assert.deepEqual([pool.active, pool.queued, started()], [2, 2, 2]);
 
     // At the 10 s deadline the two running ones are given up; the queued ones have no time
@@ -182,8 +181,8 @@ Deno.test("Federation relays requests through a hub without using the sender's w
     assert.equal(statuses.size, N, "every request answered once");
     assert.deepEqual([...new Set(statuses.values())], [200], "no 503 on the relay path");
     assert.ok(hub.fed.counters.relayed >= 2 * N, `relayed ${hub.fed.counters.relayed}`);
-    assert.equal(hub.fed.peer("alpha")?.pool.active, 0, "alpha's pool at the hub was never used");
-    assert.equal(hub.fed.peer("alpha")?.pool.queued, 0);
+    assert.equal(hub.fed.pool("alpha")?.active ?? 0, 0, "alpha's pool at the hub was never used");
+    assert.equal(hub.fed.pool("alpha")?.queued ?? 0, 0);
   } finally {
     alpha?.close();
     await factory.fed.stop();

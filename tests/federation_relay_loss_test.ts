@@ -7,6 +7,7 @@ import {
   linked,
   nodeConfig,
   peerConfig,
+  reachableVia,
   startTestNode,
   within,
 } from "./helpers/nodes.ts";
@@ -23,6 +24,7 @@ Deno.test("Federation fails a relayed request at once with 502 when the relay lo
   try {
     assert.equal((await factory.authenticate("factory", KEY)).status, 200);
     await linked(office, "hub");
+    await reachableVia(office, "factory", "hub");
     const answer = office.fed.request("factory", "GET", "/health");
     const req = await within(factory.json(), "the relayed request");
     assert.equal(req.src, "office");

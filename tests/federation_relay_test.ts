@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { deadPort, linked, nodeConfig, peerConfig, startTestNode } from "./helpers/nodes.ts";
+import {
+  deadPort,
+  linked,
+  nodeConfig,
+  peerConfig,
+  reachableVia,
+  startTestNode,
+} from "./helpers/nodes.ts";
 
 Deno.test("Federation routes office → hub → factory when factory's direct address is dead", async () => {
   const hub = startTestNode(nodeConfig("hub"), []);
@@ -11,6 +18,7 @@ Deno.test("Federation routes office → hub → factory when factory's direct ad
   try {
     await linked(office, "hub");
     await linked(hub, "factory");
+    await reachableVia(office, "factory", "hub");
     const res = await office.router.handle({
       method: "GET",
       path: "/node/factory/health",

@@ -281,7 +281,6 @@ Deno.test("Federation closes a dead dialed link after 40 s and starts the reconn
     const state = office.fed.peer("factory")?.state;
     assert.equal(state?.kind, "backoff");
     assert.equal(state?.kind === "backoff" && state.waitMs, 1000);
-    assert.equal(clock.nextDelay(), 1000);
     assert.ok(office.log.some((l) => l.includes("dead peer: 3 pings without a pong")));
     assert.ok(office.log.some((l) => l.includes("next retry in 1s")));
 

@@ -29,18 +29,24 @@ export interface OutFrame {
   readonly body: Uint8Array;
 }
 
-/** Why a handshake failed; `answer401` says whether the listener replies before closing. */
+/** Why a handshake failed. */
 export type RefusalCode =
   | "unexpected_frame"
   | "malformed"
   | "bad_name"
   | "bad_digest"
   | "unauthorized"
-  | "wrong_peer";
+  | "wrong_peer"
+  /** §3: another live connection already holds the name (409). */
+  | "name_in_use"
+  /** §11: the name is not the one the client certificate gives. */
+  | "wrong_certificate";
 
 /** The result of feeding one frame. */
 export type Step =
   | { readonly kind: "continue"; readonly send: readonly OutFrame[] }
+  /** Listener only: the digest is right; the caller decides with `accept()` or `refuse()`. */
+  | { readonly kind: "verified"; readonly peer: string; readonly send: readonly OutFrame[] }
   | { readonly kind: "accepted"; readonly peer: string; readonly send: readonly OutFrame[] }
   | {
     readonly kind: "refused";
@@ -52,6 +58,7 @@ export type Step =
 type ListenerState =
   | { readonly kind: "new" }
   | { readonly kind: "awaiting_response"; readonly nonce: Uint8Array }
+  | { readonly kind: "verified"; readonly peer: string }
   | { readonly kind: "accepted"; readonly peer: string }
   | { readonly kind: "refused"; readonly code: RefusalCode };
 
@@ -68,6 +75,11 @@ export interface ListenerHandshakeOptions {
 const UNAUTHORIZED: OutFrame = {
   type: MsgType.Response,
   body: encodeJson({ id: 0, status: Status.Unauthorized, message: "unauthorized" }),
+};
+
+const NAME_IN_USE: OutFrame = {
+  type: MsgType.Response,
+  body: encodeJson({ id: 0, status: Status.Conflict, message: "name in use" }),
 };
 
 /** The listening side: challenge, then check the digest and name. */
@@ -125,9 +137,29 @@ export class ListenerHandshake {
     if (!verifyDigest(state.nonce, this.#opts.keyFor(name), digest)) {
       return this.#refuse("bad_digest", `wrong key from a node calling itself '${name}'`, true);
     }
-    this.#state = { kind: "accepted", peer: name };
+    this.#state = { kind: "verified", peer: name };
+    return { kind: "verified", peer: name, send: [] };
+  }
+
+  /** After `verified`: admits the dialer with the 200 verdict. */
+  accept(): Step {
+    const state = this.#state;
+    if (state.kind !== "verified") throw new Error(`accept() in state ${state.kind}`);
+    this.#state = { kind: "accepted", peer: state.peer };
     const ok = encodeJson({ id: 0, status: Status.OK, message: "OK", node: this.#opts.name });
-    return { kind: "accepted", peer: name, send: [{ type: MsgType.Response, body: ok }] };
+    return { kind: "accepted", peer: state.peer, send: [{ type: MsgType.Response, body: ok }] };
+  }
+
+  /** After `verified`: refuses a right key for another reason (401 or 409 "name in use"). */
+  refuse(code: "name_in_use" | "wrong_certificate", reason: string): Step {
+    if (this.#state.kind !== "verified") throw new Error(`refuse() in state ${this.#state.kind}`);
+    this.#state = { kind: "refused", code };
+    return {
+      kind: "refused",
+      code,
+      reason,
+      send: [code === "name_in_use" ? NAME_IN_USE : UNAUTHORIZED],
+    };
   }
 
   #refuse(code: RefusalCode, reason: string, answer401: boolean): Step {
@@ -201,6 +233,13 @@ export class DialerHandshake {
         }
         if (verdict.status === Status.Unauthorized) {
           return this.#refuse("unauthorized", "the peer refused our key (401)");
+        }
+        if (verdict.status === Status.Conflict) {
+          return this.#refuse(
+            "name_in_use",
+            `the peer already has a live connection from a node named '${this.#opts.name}' (409): ` +
+              "two nodes share this name (a copied node.ini?)",
+          );
         }
         if (verdict.status !== Status.OK || verdict.id !== 0) {
           return this.#refuse("malformed", `unexpected auth verdict status ${verdict.status}`);

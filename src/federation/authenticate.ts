@@ -6,9 +6,10 @@
  */
 import type { PeerConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
-import { DialerHandshake, ListenerHandshake, type OutFrame } from "../auth/handshake.ts";
+import { DialerHandshake, ListenerHandshake, type OutFrame, type Step } from "../auth/handshake.ts";
 import { type CloseReason, describeClose, type FrameConnection } from "../transport/connection.ts";
 import type { Clock, TimerHandle } from "../util/clock.ts";
+import { errorText } from "../util/errors.ts";
 import { MsgType } from "../wire/mod.ts";
 
 /** What both sides of the handshake need. */
@@ -21,17 +22,32 @@ export interface AuthContext {
   readonly authTimeoutMs: number;
 }
 
+/** What the listener decides about a dialer whose key is right. */
+export type Admission =
+  | { readonly kind: "accept" }
+  | {
+    readonly kind: "refuse";
+    readonly code: "name_in_use" | "wrong_certificate";
+    readonly reason: string;
+  };
+
 /** Callbacks of {@link authenticateInbound}. */
 export interface InboundHandlers {
   /** The key expected from a dialer calling itself `peer`. */
   keyFor(peer: string): string;
+  /**
+   * Decides about a dialer that proved the key for `peer`: the name may be held
+   * by a live link (§3, 409) or not match its certificate (§11, 401). May wait,
+   * briefly (a probe of an older link); the dialer waits for the verdict meanwhile.
+   */
+  admit(peer: string): Admission | Promise<Admission>;
   /** Authenticated: the connection now belongs to `peer`; `rttMs` is challenge-to-answer. */
   onAccepted(peer: string, rttMs: number): void;
   /** The handshake is over, whichever way it ended. */
   onSettled(): void;
 }
 
-/** Listener side: challenge, verify, 200 or 401 and close; closes after `auth_timeout`. */
+/** Listener side: challenge, verify, admit, then 200 — or 401/409 and close; closes after `auth_timeout`. */
 export function authenticateInbound(
   conn: FrameConnection,
   remote: string,
@@ -55,17 +71,53 @@ export function authenticateInbound(
     if (!settled) handlers.onSettled();
     settled = true;
   };
+  const refused = (step: Step) => {
+    settle();
+    sendAll(conn, step.send);
+    if (step.kind !== "refused") return;
+    // A refused name is logged (limited) by whoever decided it, with both addresses.
+    if (step.code !== "name_in_use") {
+      log.warn("auth refused", { remote, code: step.code, reason: step.reason });
+    }
+    conn.flushAndClose({ kind: "local", why: `auth refused: ${step.reason}` });
+  };
+  const decide = (peer: string, admission: Admission, rttMs: number) => {
+    if (!conn.isOpen) return;
+    if (admission.kind === "refuse") {
+      refused(hs.refuse(admission.code, admission.reason));
+      return;
+    }
+    const step = hs.accept();
+    settle();
+    sendAll(conn, step.send);
+    handlers.onAccepted(peer, rttMs);
+  };
   conn.start({
     onFrame: (frame) => {
       const step = hs.receive(frame);
-      sendAll(conn, step.send);
-      if (step.kind === "accepted") {
-        settle();
-        handlers.onAccepted(step.peer, clock.now() - challengedAt);
-      } else if (step.kind === "refused") {
-        settle();
-        log.warn("auth refused", { remote, code: step.code, reason: step.reason });
-        conn.flushAndClose({ kind: "local", why: `auth refused: ${step.reason}` });
+      if (step.kind === "refused") {
+        refused(step);
+        return;
+      }
+      if (step.kind !== "verified") return;
+      // The dialer has done its part; from here only our own decision is pending.
+      if (timer !== null) clock.clear(timer);
+      timer = null;
+      const rttMs = clock.now() - challengedAt;
+      let admission: Admission | Promise<Admission>;
+      try {
+        admission = handlers.admit(step.peer);
+      } catch (e) {
+        conn.close({ kind: "local", why: `admission failed: ${errorText(e)}` });
+        return;
+      }
+      if (admission instanceof Promise) {
+        admission.then(
+          (a) => decide(step.peer, a, rttMs),
+          (e) => conn.close({ kind: "local", why: `admission failed: ${errorText(e)}` }),
+        );
+      } else {
+        decide(step.peer, admission, rttMs);
       }
     },
     onClose: (reason: CloseReason) => {

@@ -5,9 +5,11 @@
  * and the views live in their own files beside this one.
  */
 import type { Config } from "../config/types.ts";
+import { LogLimiter } from "../log/limiter.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PathResponse, PathService } from "../paths/types.ts";
 import type { Link, Peer, PeerHost } from "../peer/peer.ts";
+import type { WorkerPool } from "../peer/pool.ts";
 import type { Dialer, Listener } from "../transport/types.ts";
 import type { Clock } from "../util/clock.ts";
 import {
@@ -26,14 +28,18 @@ import { admit } from "./admit.ts";
 import { LinkManager } from "./links.ts";
 import { PendingRequests } from "./pending.ts";
 import { PeerRegistry } from "./registry.ts";
+import { PresenceAnnouncer } from "./announcer.ts";
+import { decodeAnnouncement, PRESENCE_TOPIC, PresenceBook } from "./presence.ts";
 import { Relay } from "./relay.ts";
 import { RouteTable } from "./route_table.ts";
 import { Sender } from "./sender.ts";
 import { RequestServer } from "./serve.ts";
+import { OriginPools } from "./pools.ts";
 import {
   type Counters,
   type FederationStatus,
   federationStatus,
+  HubReachabilityLog,
   type PeerView,
   peerView,
 } from "./views.ts";
@@ -76,11 +82,16 @@ export class Federation {
   readonly #pending: PendingRequests;
   readonly #relay: Relay;
   readonly #routes: RouteTable;
+  readonly #presence: PresenceBook;
+  readonly #announcer: PresenceAnnouncer;
   readonly #out: Sender;
   readonly #links: LinkManager;
   readonly #server: RequestServer;
+  readonly #pools: OriginPools;
   readonly #host: PeerHost;
   readonly #watchers = new Set<() => void>();
+  readonly #limiter: LogLimiter;
+  readonly #reachability: HubReachabilityLog;
   #nextLinkId = 1;
   #stopping = false;
 
@@ -89,10 +100,17 @@ export class Federation {
     const node = options.config.node;
     this.name = node.name;
     this.#log = options.logger;
+    this.#limiter = new LogLimiter({ logger: options.logger, clock: options.clock });
     this.#pending = new PendingRequests(options.clock);
+    this.#presence = new PresenceBook({
+      clock: options.clock,
+      onGraceOver: () => this.#changed(),
+    });
     this.#routes = new RouteTable({
       configs: options.config.peers,
       linkOf: (name) => this.#peers.linkOf(name),
+      presence: this.#presence,
+      clock: options.clock,
     });
     this.#out = new Sender({
       name: this.name,
@@ -108,6 +126,13 @@ export class Federation {
       out: this.#out,
       defaultBudgetMs: node.requestTimeoutMs,
     });
+    this.#reachability = new HubReachabilityLog(options.config.peers, this.#routes, this.#log);
+    this.#announcer = new PresenceAnnouncer({
+      name: this.name,
+      clock: options.clock,
+      links: () => this.#peers.links(),
+      send: (link, type, body) => this.#out.write(link, type, body),
+    });
     this.#links = new LinkManager({
       node,
       logger: options.logger,
@@ -116,9 +141,11 @@ export class Federation {
       listen: options.listen,
       maxOutboundBytes: options.maxOutboundBytes,
       keyFor: (n) => this.#peers.keyFor(n),
+      admit: (peer, remote) => this.#peers.admit(peer, remote),
       onInbound: (peer, conn, remote, rttMs) => this.#peers.adoptInbound(peer, conn, remote, rttMs),
       onClosed: () => this.#changed(),
     });
+    this.#pools = new OriginPools({ node, peers: options.config.peers });
     this.#server = new RequestServer({
       name: this.name,
       clock: options.clock,
@@ -139,11 +166,13 @@ export class Federation {
       onFrame: (peer, link, frame) => this.#onFrame(peer, link, frame),
       onLinkUp: (peer, link) => this.#linkUp(peer, link),
       onLinkDown: (peer, link, reason) => this.#linkDown(peer, link, reason),
+      onLatency: (peer, _link, ms) => this.#announcer.latency(peer.name, ms),
     };
     this.#peers = new PeerRegistry({
       node,
       peers: options.config.peers,
       host: this.#host,
+      limiter: this.#limiter,
       random: options.random,
     });
   }
@@ -189,10 +218,14 @@ export class Federation {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#announcer.stop();
+    this.#presence.stop();
     this.#pending.failAll(`${this.name} is shutting down`);
     this.#server.stop();
+    this.#pools.close();
     this.#peers.stopAll();
     await this.#links.stop();
+    this.#limiter.stop();
   }
 
   /** Calls `fn` after every link up or down; returns the unsubscribe function. */
@@ -214,7 +247,13 @@ export class Federation {
   }
 
   #changed(): void {
+    this.#reachability.check((name) => this.#peers.linkOf(name) !== null);
     for (const fn of [...this.#watchers]) fn();
+  }
+
+  /** The worker pool serving requests from `origin`, if it has one. */
+  pool(origin: string): WorkerPool | undefined {
+    return this.#pools.peek(origin);
   }
 
   /** The peer actor for `name`, if known. */
@@ -224,7 +263,7 @@ export class Federation {
 
   /** Names of known peers: configured ones in file order, then those that dialed in. */
   peerNames(): string[] {
-    return this.#peers.names();
+    return this.#peers.peerNames();
   }
 
   /** /node/peers */
@@ -234,7 +273,7 @@ export class Federation {
 
   /** /node/status (without uptime). */
   status(): FederationStatus {
-    return federationStatus(this.peerViews(), this.counters);
+    return federationStatus(this.peerViews(), this.counters, this.#peers.names);
   }
 
   /**
@@ -350,26 +389,46 @@ export class Federation {
     const { msg, src, dst } = verdict;
     if (src !== peer.name) this.#routes.learn(src, peer.name);
     if (dst !== this.name) this.#relay.forward(link, frame, msg, dst);
-    else if (frame.type === MsgType.Request) this.#serve(peer, msg as RequestMessage);
+    else if (frame.type === MsgType.Request) this.#serve(msg as RequestMessage);
     else if (frame.type === MsgType.Response) this.#answered(link, msg as ResponseMessage);
-    else this.#log.debug("event", { from: src, topic: (msg as EventMessage).topic });
+    else this.#event(peer, msg as EventMessage);
   }
 
-  /** A request for this node goes into the sending neighbour's worker pool. */
-  #serve(peer: Peer, req: RequestMessage): void {
-    this.#server.submit(peer.pool, req, `peer ${peer.name}`);
+  /** An EVENT for this node: presence from a neighbour (§9); others are logged. */
+  #event(peer: Peer, ev: EventMessage): void {
+    if (ev.topic !== PRESENCE_TOPIC) {
+      this.#log.debug("event", { from: ev.src, topic: ev.topic });
+      return;
+    }
+    const a = ev.src === peer.name ? decodeAnnouncement(ev.data) : null;
+    if (a === null) {
+      this.#out.drop(`presence from ${ev.src} is not a valid announcement by ${peer.name}`, {
+        peer: peer.name,
+      });
+      return;
+    }
+    this.#presence.apply(peer.name, a, this.#o.clock.now());
+    this.#changed();
   }
 
-  /** A RESPONSE for one of our requests: accepted only from where it may come (§5, §10). */
+  /** A request for this node goes into its origin's worker pool (§10). */
+  #serve(req: RequestMessage): void {
+    this.#server.submit(this.#pools.get(req.src), req);
+  }
+
+  /**
+   * A RESPONSE for one of our requests (§10): only on the link the request
+   * left on, and only from its destination or, for a failure, from that
+   * link's own neighbour speaking in its own name (a relay's 502/508).
+   */
   #answered(link: Link, res: ResponseMessage): void {
     const pending = this.#pending.get(res.id);
-    const dst = pending?.dst;
-    // A relay on the path may answer a failure in its own name (502/508), but
-    // only on the link the request left on: nobody else may fail our requests.
-    const relayFailure = pending !== undefined && res.src !== dst && res.status >= 400 &&
-      link.id === pending.linkId;
-    if (dst === undefined || (res.src !== dst && !relayFailure)) {
-      this.#out.drop(`response ${res.id} from ${res.src} matches no pending request`);
+    const fromDst = pending !== undefined && res.src === pending.dst;
+    const fromRelay = pending !== undefined && res.src === link.peer && res.status >= 400;
+    if (pending === undefined || link.id !== pending.linkId || (!fromDst && !fromRelay)) {
+      this.#out.drop(`response ${res.id} from ${res.src} matches no pending request`, {
+        peer: link.peer,
+      });
       return;
     }
     const rtt = this.#pending.resolve(
@@ -378,7 +437,7 @@ export class Federation {
         ? { status: res.status, body: res.body }
         : { status: res.status, error: res.error ?? `status ${res.status}` },
     );
-    if (rtt !== null && res.src === dst) this.#routes.recordRtt(dst, rtt);
+    if (rtt !== null && fromDst) this.#routes.recordRtt(pending.dst, rtt);
   }
 
   // ---- peers and links ---------------------------------------------------------------
@@ -389,6 +448,8 @@ export class Federation {
       direction: link.direction,
       remote: link.remote,
     });
+    this.#presence.relayUp(peer.name);
+    this.#announcer.changed();
     this.#changed();
   }
 
@@ -402,6 +463,9 @@ export class Federation {
       this.#log.warn("requests failed on a lost connection", { peer: peer.name, count: n });
     }
     this.#relay.linkLost(peer.name, link, reason);
+    this.#announcer.forget(link);
+    this.#announcer.changed();
+    if (peer.link === null) this.#presence.relayLost(peer.name, this.#o.clock.now());
     // A node without a section is forgotten with its last link; a link replaced
     // by a newer one (a reconnect) leaves the peer connected and kept.
     if (this.#peers.forgetIfUnconfigured(peer)) this.#routes.forgetNeighbour(peer.name);

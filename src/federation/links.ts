@@ -13,7 +13,12 @@ import type { Dialer, Listener, RawConn } from "../transport/types.ts";
 import type { Clock } from "../util/clock.ts";
 import { errorText } from "../util/errors.ts";
 import { formatDuration } from "../util/format.ts";
-import { type AuthContext, authenticateInbound, authenticateOutbound } from "./authenticate.ts";
+import {
+  type Admission,
+  type AuthContext,
+  authenticateInbound,
+  authenticateOutbound,
+} from "./authenticate.ts";
 
 /** Longest a TCP connect plus TLS handshake may take before the attempt counts as failed. */
 export const DIAL_TIMEOUT_MS = 10_000;
@@ -33,6 +38,8 @@ export interface LinkManagerOptions {
   readonly maxOutboundBytes?: number;
   /** The key a dialer calling itself `peer` must prove. */
   readonly keyFor: (peer: string) => string;
+  /** Decides about a dialer that proved its key (a live holder of its name: 409). */
+  readonly admit: (peer: string, remote: string) => Admission | Promise<Admission>;
   /** An inbound connection authenticated as `peer`; it must be adopted or closed now. */
   readonly onInbound: (peer: string, conn: FrameConnection, remote: string, rttMs: number) => void;
   /** A connection closed (authenticated or not). */
@@ -173,6 +180,7 @@ export class LinkManager {
     this.#handshaking.add(conn);
     authenticateInbound(conn, raw.remote, this.#auth(), {
       keyFor: this.#o.keyFor,
+      admit: (peer) => this.#o.admit(peer, raw.remote),
       onAccepted: (peer, rttMs) => this.#o.onInbound(peer, conn, raw.remote, rttMs),
       onSettled: () => this.#handshaking.delete(conn),
     });

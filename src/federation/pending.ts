@@ -1,4 +1,5 @@
-/** Requests this node sent and still waits for (PORTAL02.md §8). */
+/** Requests this node sent and still waits for (PORTAL02.md §8, §10). */
+import { cryptoRandom, type RandomSource } from "../auth/primitives.ts";
 import type { PathResponse } from "../paths/types.ts";
 import type { Clock, TimerHandle } from "../util/clock.ts";
 import { Status } from "../wire/constants.ts";
@@ -14,11 +15,16 @@ interface Entry {
 /** Ids, deadlines (504) and failure of everything pending on a lost link (502). */
 export class PendingRequests {
   readonly #clock: Clock;
+  readonly #random: RandomSource;
   readonly #entries = new Map<number, Entry>();
-  #nextId = 1;
+  /** Random ids drawn in batches: one system call per 256 requests. */
+  readonly #pool = new Uint32Array(256);
+  #poolAt = 256;
 
-  constructor(clock: Clock) {
+  /** `random` feeds the ids (§10: unpredictable, so nobody can answer for a guessed one). */
+  constructor(clock: Clock, random: RandomSource = cryptoRandom) {
     this.#clock = clock;
+    this.#random = random;
   }
 
   get size(): number {
@@ -31,10 +37,10 @@ export class PendingRequests {
     linkId: number,
     timeoutMs: number,
   ): { id: number; response: Promise<PathResponse> } {
-    // Ids stay unique among pending ones: skip any still in use after wrapping.
-    let id = this.#nextId;
-    while (this.#entries.has(id)) id = id >= 0xffff_ffff ? 1 : id + 1;
-    this.#nextId = id >= 0xffff_ffff ? 1 : id + 1;
+    // Every id is drawn at random, so one seen on the wire says nothing of the
+    // next; it stays unique among the pending ones.
+    let id = this.#draw();
+    while (id === 0 || this.#entries.has(id)) id = this.#draw();
     let resolve!: (r: PathResponse) => void;
     const response = new Promise<PathResponse>((r) => (resolve = r));
     const timer = this.#clock.setTimeout(() => {
@@ -45,6 +51,16 @@ export class PendingRequests {
     }, timeoutMs);
     this.#entries.set(id, { dst, linkId, sentAt: this.#clock.now(), timer, resolve });
     return { id, response };
+  }
+
+  #draw(): number {
+    if (this.#poolAt >= this.#pool.length) {
+      this.#pool.set(
+        new Uint32Array(this.#random(new Uint8Array(this.#pool.byteLength)).slice().buffer),
+      );
+      this.#poolAt = 0;
+    }
+    return this.#pool[this.#poolAt++];
   }
 
   /** Destination and outgoing link of a pending request, or undefined. */

@@ -4,14 +4,31 @@
  * forgotten with its last link.
  */
 import type { NodeConfig, PeerConfig } from "../config/types.ts";
+import type { LogLimiter } from "../log/limiter.ts";
 import { type Link, Peer, type PeerHost } from "../peer/peer.ts";
 import type { FrameConnection } from "../transport/connection.ts";
+import type { Admission } from "./authenticate.ts";
+
+/** How long an older connection for a name has to prove it is alive (§3). */
+export const NAME_PROBE_MS = 2000;
+
+const ACCEPT: Admission = { kind: "accept" };
+
+/** What happened to names claimed twice (shown by /node/status). */
+export interface NameCounters {
+  /** Newcomers refused with 409 because a live connection held their name. */
+  conflicts: number;
+  /** Older connections replaced because they did not answer the probe (half-open). */
+  replaced: number;
+}
 
 /** Options of {@link PeerRegistry}. */
 export interface PeerRegistryOptions {
   readonly node: NodeConfig;
   readonly peers: readonly PeerConfig[];
   readonly host: PeerHost;
+  /** Where duplicate-name errors go, limited per name. */
+  readonly limiter: LogLimiter;
   /** Uniform [0,1) source for reconnect jitter. Default Math.random. */
   readonly random?: () => number;
 }
@@ -21,6 +38,7 @@ export class PeerRegistry {
   readonly #o: PeerRegistryOptions;
   readonly #peers = new Map<string, Peer>();
   readonly configs = new Map<string, PeerConfig>();
+  readonly names: NameCounters = { conflicts: 0, replaced: 0 };
 
   constructor(options: PeerRegistryOptions) {
     this.#o = options;
@@ -45,19 +63,70 @@ export class PeerRegistry {
     return this.#peers.get(name)?.link ?? null;
   }
 
+  /** The authenticated links of every peer now. */
+  *links(): Iterable<Link> {
+    for (const p of this.#peers.values()) {
+      const l = p.link;
+      if (l !== null) yield l;
+    }
+  }
+
   /** All peers, in registry order. */
   all(): IterableIterator<Peer> {
     return this.#peers.values();
   }
 
   /** Names of known peers. */
-  names(): string[] {
+  peerNames(): string[] {
     return [...this.#peers.keys()];
   }
 
   /** The key a dialer calling itself `name` must prove: its section's, else federation_key. */
   keyFor(name: string): string {
     return this.configs.get(name)?.key ?? this.#o.node.federationKey;
+  }
+
+  /**
+   * §3: a dialer from `remote` proved the key for `name`. When a connection
+   * dialed by that name is already up, it must answer a PING within 2 s to
+   * keep the name (the newcomer gets 409); one that does not is half-open and
+   * gets replaced. Links in opposite directions are left to the tie-break.
+   */
+  admit(name: string, remote: string): Admission | Promise<Admission> {
+    const held = this.linkOf(name);
+    if (held === null || held.direction !== "in") return ACCEPT;
+    return held.heartbeat.probe(NAME_PROBE_MS).then((alive): Admission => {
+      if (this.linkOf(name) !== held) return ACCEPT;
+      if (!alive) {
+        this.names.replaced++;
+        this.#o.limiter.log(
+          "warn",
+          "half-open replaced",
+          name,
+          "replacing a connection that did not answer a ping",
+          {
+            peer: name,
+            old: held.remote,
+            new: remote,
+          },
+        );
+        return ACCEPT;
+      }
+      this.names.conflicts++;
+      this.#o.limiter.log(
+        "error",
+        "name in use",
+        name,
+        `two nodes use the name '${name}': refused the newcomer with 409 (a copied node.ini?)`,
+        { peer: name, holder: held.remote, newcomer: remote },
+        1,
+      );
+      return {
+        kind: "refuse",
+        code: "name_in_use",
+        reason: `a live connection from ${held.remote} already holds the name '${name}'`,
+      };
+    });
   }
 
   /** Hands an authenticated inbound connection to its peer, creating one for an unknown node. */

@@ -55,9 +55,7 @@ export class Relay {
       this.#request(from, msg as RequestMessage);
       return;
     }
-    if (frame.type === MsgType.Response) {
-      this.#relayed.answered(from.id, dst, (msg as ResponseMessage).id);
-    }
+    if (frame.type === MsgType.Response && this.#passOn(from, msg as ResponseMessage, dst)) return;
     const link = routes.route(dst, from);
     if (link === null) {
       out.drop(`no route to ${dst} to relay a message from ${msg.src}`);
@@ -88,6 +86,30 @@ export class Relay {
       });
     }
     log.warn("relayed requests failed on a lost connection", { peer, count: relayed.length });
+  }
+
+  /**
+   * A RESPONSE to a request relayed here that does not come from the request's
+   * destination may only be the next relay's own failure (§10); it is passed
+   * on in this node's name, which the origin accepts from its neighbour.
+   * Returns true when handled here (passed on in our name, or dropped).
+   */
+  #passOn(from: Link, res: ResponseMessage, dst: string): boolean {
+    const entry = this.#relayed.answered(from.id, dst, res.id);
+    if (entry === undefined || res.src === entry.dst) return false;
+    const { out } = this.#o;
+    if (res.src !== from.peer || res.status < 400) {
+      out.drop(`response ${res.id} for ${dst} claims to come from ${res.src}, not ${entry.dst}`, {
+        peer: from.peer,
+      });
+      return true;
+    }
+    out.respond(entry.src, entry.id, {
+      status: res.status,
+      error: `${res.src}: ${res.error ?? `status ${res.status}`}`,
+    });
+    out.counters.relayed++;
+    return true;
   }
 
   #request(from: Link, req: RequestMessage): void {

@@ -67,9 +67,15 @@ export class RelayedRequests {
     }
   }
 
-  /** Forgets the request answered by a RESPONSE for `origin`'s `id` that came back on `linkId`. */
-  answered(linkId: number, origin: string, id: number): void {
-    this.#remove(keyOf(linkId, origin, id));
+  /**
+   * Forgets the request answered by a RESPONSE for `origin`'s `id` that came
+   * back on `linkId`; returns it, or undefined when it is not (or no longer) known.
+   */
+  answered(linkId: number, origin: string, id: number): RelayedEntry | undefined {
+    const key = keyOf(linkId, origin, id);
+    const held = this.#all.get(key);
+    this.#remove(key);
+    return held?.entry;
   }
 
   /** Removes and returns the requests that went out on a link now lost, still within their deadline. */

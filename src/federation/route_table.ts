@@ -6,6 +6,9 @@
  */
 import type { PeerConfig } from "../config/types.ts";
 import type { Link } from "../peer/peer.ts";
+import type { Clock } from "../util/clock.ts";
+import { formatDuration } from "../util/format.ts";
+import type { PresenceBook } from "./presence.ts";
 import { LearnedRoutes } from "./routes.ts";
 
 /** Options of {@link RouteTable}. */
@@ -14,12 +17,21 @@ export interface RouteTableOptions {
   readonly configs: readonly PeerConfig[];
   /** The authenticated link of a neighbour, or null. */
   readonly linkOf: (name: string) => Link | null;
+  /** What each relay says it is connected to (§9). */
+  readonly presence: PresenceBook;
+  /** For "gone for 42s" in sentences. */
+  readonly clock: Clock;
   /** Learned routes and round trips kept at most. Default 4096 each. */
   readonly maxEntries?: number;
 }
 
-/** §5 rules 1–3 over the links that are open now; never back out the link a message came in on. */
+/**
+ * §5 rules 1–3 over the links that are open now, never back out the link a
+ * message came in on; a hub (rule 2) only while it lists the node (§9).
+ */
 export class RouteTable {
+  readonly #presence: PresenceBook;
+  readonly #clock: Clock;
   /** Hubs of each configured peer, in order of preference. */
   readonly #hubs = new Map<string, readonly string[]>();
   readonly #linkOf: (name: string) => Link | null;
@@ -31,6 +43,8 @@ export class RouteTable {
   constructor(options: RouteTableOptions) {
     for (const c of options.configs) this.#hubs.set(c.name, c.hubs);
     this.#linkOf = options.linkOf;
+    this.#presence = options.presence;
+    this.#clock = options.clock;
     this.#max = options.maxEntries ?? 4096;
     this.#learned = new LearnedRoutes(this.#max);
   }
@@ -56,12 +70,18 @@ export class RouteTable {
     const usable = (l: Link | null): Link | null => l && l.conn.isOpen && l !== from ? l : null;
     const direct = usable(this.#linkOf(dst));
     if (direct) return direct;
-    for (const hub of this.#hubs.get(dst) ?? []) {
+    const hubs = this.#hubs.get(dst);
+    for (const hub of hubs ?? []) {
       const viaHub = usable(this.#linkOf(hub));
-      if (viaHub) return viaHub;
+      if (viaHub && this.#presence.allows(hub, dst)) return viaHub;
     }
     const learned = this.#learned.via(dst);
-    return learned === undefined ? null : usable(this.#linkOf(learned));
+    if (learned === undefined) return null;
+    // A peer reached through hubs (rule 2) is there only while a relay lists it (§9),
+    // whichever rule found the relay; other learned routes (answers to origins,
+    // chains of relays) keep §5 as it is.
+    if (hubs && hubs.length > 0 && !this.#presence.allows(learned, dst)) return null;
+    return usable(this.#linkOf(learned));
   }
 
   /** The neighbour a node without a direct link is reached through now, or null. */
@@ -70,11 +90,45 @@ export class RouteTable {
     return link === null || link.peer === dst ? null : link.peer;
   }
 
+  /**
+   * The latency to a node reached indirectly: through a hub that announces
+   * it, the hub's own latency plus the hub's round trip to it (§9); else the
+   * latest answered request's round trip. Null when unknown.
+   */
+  latency(dst: string): number | null {
+    const via = this.indirect(dst);
+    if (via === null) return null;
+    if (this.#presence.announces(via)) {
+      const hub = this.#linkOf(via)?.heartbeat.latencyMs ?? null;
+      const onward = this.#presence.rtt(via, dst);
+      return hub === null || onward === null ? null : hub + onward;
+    }
+    return this.rtt(dst);
+  }
+
   /** Why a request for `dst` cannot leave this node, in one sentence. */
   noRouteSentence(dst: string): string {
     const hubs = this.#hubs.get(dst) ?? [];
     if (hubs.length === 0) {
       return `no route to ${dst}: not connected to it, and no hub is configured for it`;
+    }
+    const up = hubs.filter((h) => this.#linkOf(h)?.conn.isOpen);
+    if (up.length > 0 && up.every((h) => this.#presence.awaiting(h))) {
+      const names = up.map((h) => `'${h}'`).join(", ");
+      return `no route to ${dst} yet: ${names} just connected and has not said whether ${dst} ` +
+        `is connected to it; try again in a moment`;
+    }
+    if (up.length > 0) {
+      // Connected hubs that announce presence and do not list it (§9).
+      const since = this.#presence.goneSince(dst);
+      const gone = since === null
+        ? "it has not been seen there since this node connected"
+        : `gone for ${
+          formatDuration(Math.max(1, Math.round((this.#clock.now() - since) / 1000)) * 1000)
+        }`;
+      const names = up.map((h) => `'${h}'`).join(", ");
+      return `no route to ${dst}: ${up.length === 1 ? "hub" : "hubs"} ${names} ` +
+        `${up.length === 1 ? "is" : "are"} up but not connected to ${dst} (${gone})`;
     }
     const names = hubs.map((h) => `'${h}'`).join(", ");
     return hubs.length === 1

@@ -40,15 +40,27 @@ export class RequestServer {
     return this.#serving.size;
   }
 
-  /** Queues `req` in `pool`; a full queue is answered 503 at once. `queue` names it in that answer. */
-  submit(pool: WorkerPool, req: RequestMessage, queue: string): void {
+  /**
+   * Queues `req` in its origin's `pool` (null: no pool could be had); a full
+   * queue is answered 503 at once.
+   */
+  submit(pool: WorkerPool | null, req: RequestMessage): void {
+    if (pool === null) {
+      this.#o.respond(req.src, req.id, {
+        status: Status.Overloaded,
+        error: `${this.#o.name} is overloaded: too many origins have requests in progress`,
+      });
+      return;
+    }
     const queuedAt = this.#o.clock.now();
     const budget = req.timeout_ms ?? this.#o.defaultBudgetMs;
-    const accepted = pool.submit(() => this.#run(req, budget - (this.#o.clock.now() - queuedAt)));
+    const accepted = pool.submit((release) =>
+      this.#run(req, budget - (this.#o.clock.now() - queuedAt), release)
+    );
     if (!accepted) {
       this.#o.respond(req.src, req.id, {
         status: Status.Overloaded,
-        error: `${this.#o.name} is overloaded: the queue for ${queue} is full ` +
+        error: `${this.#o.name} is overloaded: the queue for requests from ${req.src} is full ` +
           `(${pool.queued} waiting, ${pool.active} running)`,
       });
     }
@@ -60,7 +72,7 @@ export class RequestServer {
     for (const cancel of [...this.#serving]) cancel();
   }
 
-  async #run(req: RequestMessage, left: number): Promise<void> {
+  async #run(req: RequestMessage, left: number, release: () => void): Promise<void> {
     const { clock } = this.#o;
     if (left <= 0) {
       this.#o.drop(`request ${req.id} from ${req.src} expired in the queue`);
@@ -84,6 +96,7 @@ export class RequestServer {
       origin: req.src,
       signal: abort.signal,
       hops: (req.ttl ?? DEFAULT_TTL) - 1,
+      detach: release,
     }).catch((e): PathResponse => ({
       status: Status.Internal,
       error: `${req.method} ${req.path} failed on ${this.#o.name}: ${errorText(e)}`,

@@ -1,5 +1,7 @@
 /** What `/node/peers` and `/node/status` show (PATHS.md), computed from peers and routes. */
+import type { Logger } from "../log/logger.ts";
 import type { Peer } from "../peer/peer.ts";
+import type { NameCounters } from "./registry.ts";
 import type { RouteTable } from "./route_table.ts";
 
 /** Message counters shown by /node/status. */
@@ -29,6 +31,10 @@ export interface FederationStatus {
   readonly messages_received: number;
   readonly messages_relayed: number;
   readonly messages_dropped: number;
+  /** Newcomers refused with 409: their name was held by a live connection (§3). */
+  readonly name_conflicts: number;
+  /** Half-open connections replaced by a newcomer with the same name. */
+  readonly links_replaced: number;
 }
 
 /** One peer's row of /node/peers. */
@@ -49,7 +55,7 @@ export function peerView(p: Peer, routes: RouteTable): PeerView {
     return {
       ...base,
       status: "via-hub",
-      latency_ms: roundMs(routes.rtt(p.name)),
+      latency_ms: roundMs(routes.latency(p.name)),
       via,
       direction: null,
     };
@@ -61,7 +67,11 @@ export function peerView(p: Peer, routes: RouteTable): PeerView {
 }
 
 /** /node/status from the peer rows and the counters. */
-export function federationStatus(views: readonly PeerView[], c: Counters): FederationStatus {
+export function federationStatus(
+  views: readonly PeerView[],
+  c: Counters,
+  names: NameCounters,
+): FederationStatus {
   const up = views.filter((v) => v.status === "connected" || v.status === "via-hub").length;
   return {
     peers_connected: up,
@@ -70,9 +80,43 @@ export function federationStatus(views: readonly PeerView[], c: Counters): Feder
     messages_received: c.received,
     messages_relayed: c.relayed,
     messages_dropped: c.dropped,
+    name_conflicts: names.conflicts,
+    links_replaced: names.replaced,
   };
 }
 
 function roundMs(ms: number | null): number | null {
   return ms === null ? null : Math.round(ms * 10) / 10;
+}
+
+/**
+ * Logs when a configured peer that is reached through a hub becomes
+ * reachable or unreachable that way (§9), so an operator reading the journal
+ * sees what `node peers` shows.
+ */
+export class HubReachabilityLog {
+  readonly #last = new Map<string, string | null>();
+
+  constructor(
+    readonly peers: readonly { readonly name: string; readonly hubs: readonly string[] }[],
+    readonly routes: RouteTable,
+    readonly log: Logger,
+  ) {}
+
+  /** Compares each hub-reached peer's route with the last one logged. */
+  check(isDirect: (name: string) => boolean): void {
+    for (const p of this.peers) {
+      if (p.hubs.length === 0) continue;
+      const via = isDirect(p.name) ? null : this.routes.indirect(p.name);
+      const before = this.#last.get(p.name) ?? null;
+      if (via === before) continue;
+      this.#last.set(p.name, via);
+      if (via !== null) this.log.info(`${p.name} is reachable via ${via}`, { peer: p.name, via });
+      else if (!isDirect(p.name)) {
+        this.log.warn(`${p.name} is not reachable: ${this.routes.noRouteSentence(p.name)}`, {
+          peer: p.name,
+        });
+      }
+    }
+  }
 }

@@ -20,6 +20,12 @@ export interface PathRequest {
    * it on; negative means spent. Chains of nested forwards end this way.
    */
   readonly hops?: number;
+  /**
+   * Gives up the worker this request holds, for a handler about to wait on an
+   * outside system that has its own bound (a device's queue and timeout), so
+   * that other paths of the same origin keep their workers (PORTAL02.md §10).
+   */
+  readonly detach?: () => void;
 }
 
 /** The answer: `body` on success, `error` (one sentence) on failure. */

@@ -12,6 +12,8 @@ export interface HeartbeatOptions {
   readonly sendPing: (body: Uint8Array) => void;
   /** Called once when `maxMissed` PINGs went unanswered. */
   readonly onDead: (missed: number) => void;
+  /** Called with each new round trip (a PONG arrived). */
+  readonly onLatency?: (ms: number) => void;
 }
 
 /** Sends PINGs on a timer, matches PONGs, and declares the link dead. */
@@ -22,9 +24,13 @@ export class Heartbeat {
   #missed = 0;
   #sent = new Map<number, number>();
   #latency: number | null = null;
+  /** Probes waiting for a sign of life. */
+  readonly #probes = new Set<
+    { readonly resolve: (alive: boolean) => void; readonly timer: TimerHandle }
+  >();
 
   constructor(options: HeartbeatOptions) {
-    this.#o = { intervalMs: 10_000, maxMissed: 3, ...options };
+    this.#o = { intervalMs: 10_000, maxMissed: 3, onLatency: () => {}, ...options };
   }
 
   /** Round-trip time of the latest PONG, or null before the first. */
@@ -51,6 +57,26 @@ export class Heartbeat {
     if (this.#timer !== null) this.#o.clock.clear(this.#timer);
     this.#timer = null;
     this.#sent.clear();
+    this.#settleProbes(false);
+  }
+
+  /**
+   * Sends a PING now; resolves true as soon as a PONG arrives on this link,
+   * false after `timeoutMs` or when the heartbeat stops (§3: is an older
+   * connection for a name still alive?).
+   */
+  probe(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const probe = {
+        resolve,
+        timer: this.#o.clock.setTimeout(() => {
+          this.#probes.delete(probe);
+          resolve(false);
+        }, timeoutMs),
+      };
+      this.#probes.add(probe);
+      this.#o.sendPing(this.#ping());
+    });
   }
 
   /** Feeds a PONG body; unknown bodies are ignored. */
@@ -62,6 +88,25 @@ export class Heartbeat {
     this.#latency = this.#o.clock.now() - at;
     this.#missed = 0;
     this.#sent.clear();
+    this.#settleProbes(true);
+    this.#o.onLatency(this.#latency);
+  }
+
+  #settleProbes(alive: boolean): void {
+    for (const p of this.#probes) {
+      this.#o.clock.clear(p.timer);
+      p.resolve(alive);
+    }
+    this.#probes.clear();
+  }
+
+  /** A PING body with the next sequence number, recorded as sent now. */
+  #ping(): Uint8Array {
+    const seq = ++this.#seq;
+    const body = new Uint8Array(8);
+    new DataView(body.buffer).setBigUint64(0, BigInt(seq));
+    this.#sent.set(seq, this.#o.clock.now());
+    return body;
   }
 
   #schedule(): void {
@@ -75,10 +120,7 @@ export class Heartbeat {
       this.#o.onDead(this.#missed);
       return;
     }
-    const seq = ++this.#seq;
-    const body = new Uint8Array(8);
-    new DataView(body.buffer).setBigUint64(0, BigInt(seq));
-    this.#sent.set(seq, this.#o.clock.now());
+    const body = this.#ping();
     this.#missed++;
     this.#o.sendPing(body);
     this.#schedule();

@@ -1,7 +1,8 @@
 /**
  * The per-peer actor: one object per known or connected peer. It owns the
- * peer's authenticated link, its worker pool, its heartbeat and its reconnect
- * schedule, and holds one explicit state changed only in `#enter`.
+ * peer's authenticated link, its heartbeat and its reconnect schedule, and
+ * holds one explicit state changed only in `#enter`. (Worker pools belong to
+ * origins, not neighbours: see federation/pools.ts.)
  */
 import type { PeerConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
@@ -13,7 +14,6 @@ import { type Frame, MsgType } from "../wire/mod.ts";
 import { checkPingBody } from "../wire/bodies.ts";
 import { Backoff } from "./backoff.ts";
 import { Heartbeat } from "./heartbeat.ts";
-import { WorkerPool } from "./pool.ts";
 
 /** Which side dialed a link. */
 export type Direction = "in" | "out";
@@ -71,6 +71,8 @@ export interface PeerHost {
   onLinkUp(peer: Peer, link: Link): void;
   /** A link that was the peer's current link went down. */
   onLinkDown(peer: Peer, link: Link, reason: string): void;
+  /** A PONG gave the link a new round trip. */
+  onLatency?(peer: Peer, link: Link, ms: number): void;
 }
 
 /** Options of {@link Peer}. */
@@ -85,11 +87,10 @@ export interface PeerOptions {
   readonly random?: () => number;
 }
 
-/** One peer: its link, pool, heartbeat and reconnect schedule. */
+/** One peer: its link, heartbeat and reconnect schedule. */
 export class Peer {
   readonly config: PeerConfig;
   readonly configured: boolean;
-  readonly pool: WorkerPool;
   readonly #host: PeerHost;
   readonly #backoff: Backoff;
   readonly #log: Logger;
@@ -103,10 +104,6 @@ export class Peer {
     this.configured = options.configured;
     this.#host = options.host;
     this.#log = options.host.logger.with({ peer: options.config.name });
-    this.pool = new WorkerPool({
-      workers: options.config.workers,
-      queueLimit: options.config.queueLimit,
-    });
     this.#backoff = new Backoff({
       initialMs: options.reconnectInitialMs,
       maxMs: options.reconnectMaxMs,
@@ -145,7 +142,6 @@ export class Peer {
     this.#dials.clear();
     const s = this.#state;
     this.#enter({ kind: "disconnected" }, "stopping");
-    this.pool.close();
     if (s.kind === "connected") {
       s.link.heartbeat.stop();
       s.link.conn.close({ kind: "local", why: "node stopping" });
@@ -201,6 +197,7 @@ export class Peer {
       sendPing: (body) => conn.send(MsgType.Ping, body),
       onDead: (missed) =>
         conn.close({ kind: "local", why: `dead peer: ${missed} pings without a pong` }),
+      onLatency: (ms) => this.#host.onLatency?.(this, link, ms),
     });
     const id = this.#host.nextLinkId();
     const link: Link = { id, peer: this.name, conn, direction, remote, heartbeat };

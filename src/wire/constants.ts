@@ -38,6 +38,7 @@ export const Status = {
   Forbidden: 403,
   NotFound: 404,
   MethodNotAllowed: 405,
+  Conflict: 409,
   TooLarge: 413,
   Internal: 500,
   Unreachable: 502,

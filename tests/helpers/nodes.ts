@@ -120,3 +120,14 @@ export function linked(node: TestNode, peer: string): Promise<void> {
     `${node.fed.name} ↔ ${peer}`,
   );
 }
+
+/** Resolves when `node` routes to `peer` through `hub` (the hub announced it, §9). */
+export function reachableVia(node: TestNode, peer: string, hub: string): Promise<void> {
+  return within(
+    node.fed.when(() => {
+      const v = node.fed.peerViews().find((p) => p.name === peer);
+      return v?.status === "via-hub" && v.via === hub;
+    }),
+    `${node.fed.name} → ${peer} via ${hub}`,
+  );
+}

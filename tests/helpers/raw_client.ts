@@ -13,6 +13,11 @@ import {
 /** One TCP connection with a frame reader, dialed or accepted. */
 export class RawClient {
   readonly conn: Deno.Conn;
+  /**
+   * Presence announcements (PORTAL02.md §9) received so far, newest last:
+   * every node sends them, so `next()` and `json()` set them aside here.
+   */
+  readonly presence: JsonObject[] = [];
   readonly #decoder = new FrameDecoder();
   readonly #buf = new Uint8Array(65536);
 
@@ -38,10 +43,17 @@ export class RawClient {
     return c;
   }
 
-  /** The next frame, or null at EOF (or on a reset). */
+  /** The next frame other than a presence EVENT, or null at EOF (or on a reset). */
   async next(): Promise<Frame | null> {
     for (;;) {
       const f = this.#decoder.next();
+      if (f && f.type === MsgType.Event) {
+        const ev = decodeJsonObject(f.body);
+        if (ev.topic === "presence") {
+          this.presence.push(ev);
+          continue;
+        }
+      }
       if (f) return { type: f.type, body: f.body.slice() };
       let n: number | null;
       try {
