@@ -15,8 +15,6 @@ import { errorText } from "../util/errors.ts";
 export interface CommandIo {
   out(line: string): void;
   err(line: string): void;
-  /** Directory relative paths start from. Default `Deno.cwd()`. */
-  cwd?(): string;
 }
 
 const consoleIo: CommandIo = {
@@ -105,7 +103,7 @@ export async function genCertsCommand(argv: string[], io: CommandIo = consoleIo)
       return usageError(`--days must be from 1 to ${MAX_DAYS}, got ${values.days}`);
     }
   }
-  const cwd = io.cwd?.() ?? Deno.cwd();
+  const cwd = Deno.cwd();
   if (values.config !== undefined && (await isDirectory(resolve(cwd, values.config)))) {
     return usageError(`--config ${values.config} is a directory; name the node's .ini file`);
   }
