@@ -1,17 +1,20 @@
-/** `portal gen-certs` and src/pki/certs.ts: files, modes, X.509 content, and rustls. */
+/** `portal gen-certs` and src/pki: files, modes, X.509 content, and rustls. */
 import assert from "node:assert/strict";
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { dirname, relative, resolve } from "node:path";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { type CommandIo, GEN_CERTS_USAGE, genCertsCommand } from "../src/cli/gen_certs.ts";
 import {
   CertError,
+  certificateInfo,
   generateCa,
+  hostSan,
   issueNodeCert,
   loadCa,
-  parseHost,
   parseHosts,
   writeCerts,
-} from "../src/pki/certs.ts";
+} from "../src/pki/mod.ts";
 
 interface Captured extends CommandIo {
   readonly outLines: string[];
@@ -208,6 +211,7 @@ Deno.test("certificates carry the required X.509 extensions", async () => {
     );
     const san = leaf.getExtension(x509.SubjectAlternativeNameExtension);
     assert.deepEqual(san?.names.toJSON(), [
+      { type: "dns", value: "factory-2" },
       { type: "dns", value: "factory.example" },
       { type: "ip", value: "10.0.0.7" },
       { type: "ip", value: "2001:db8::7" },
@@ -325,15 +329,30 @@ Deno.test("a broken or half-present CA stops gen-certs without writing anything"
     assert.equal(r3.code, 1);
     assert.match(r3.io.errLines.join("\n"), /not a CA certificate/);
 
-    // A SEC1 key is named as such, with the command that converts it.
+    // A corrupt key, an encrypted key, and a file without a key are each named as such.
     await Deno.copyFile(`${base}/a/ca.pem`, `${mixed}/ca.pem`);
-    await Deno.writeTextFile(
-      `${mixed}/ca.key`,
-      "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n",
-    );
-    const r4 = await run(["--dir", mixed, "--node", "hub", "--host", "127.0.0.1"]);
-    assert.equal(r4.code, 1);
-    assert.match(r4.io.errLines.join("\n"), /not PKCS#8; convert it with: openssl pkcs8 -topk8/);
+    const keyCases: [string, RegExp][] = [
+      [
+        "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n",
+        /ca\.key is not a readable private key \(PEM PKCS#8, SEC1 or PKCS#1 expected\)/,
+      ],
+      [
+        createPrivateKey(await read(`${base}/a/ca.key`)).export({
+          type: "pkcs8",
+          format: "pem",
+          cipher: "aes-256-cbc",
+          passphrase: "secret",
+        }).toString(),
+        /ca\.key is encrypted; decrypt it with: openssl pkey -in /,
+      ],
+      [await read(`${base}/a/ca.pem`), /ca\.key has no PEM "PRIVATE KEY" block/],
+    ];
+    for (const [text, reason] of keyCases) {
+      await Deno.writeTextFile(`${mixed}/ca.key`, text);
+      const r4 = await run(["--dir", mixed, "--node", "hub", "--host", "127.0.0.1"]);
+      assert.equal(r4.code, 1);
+      assert.match(r4.io.errLines.join("\n"), reason);
+    }
 
     const names = [];
     for await (const e of Deno.readDir(mixed)) names.push(e.name);
@@ -353,7 +372,7 @@ Deno.test("usage errors exit 2 with one reason line and the usage, writing nothi
       [["--dir", dir, "--node", "ca", "--host", "h"], /reserved for the CA files/],
       [["--dir", dir, "--node", "a", "--host", "1.2.3.256"], /not a valid IPv4 address/],
       [["--dir", dir, "--node", "a", "--host", "good.example,,x"], /empty host name/],
-      [["--dir", dir, "--node", "a", "--host", "under_score.example"], /not a valid DNS name/],
+      [["--dir", dir, "--node", "a", "--host", "under_score.example"], /not a valid host name/],
       [["--dir", dir, "--node", "a", "--host", "h", "--days", "0"], /--days must be from 1/],
       [["--dir", dir, "--node", "a", "--host", "h", "--days", "1.5"], /whole number/],
       [["--dir", dir, "--node", "a", "--host", "h", "--days", "99999999"], /--days must be/],
@@ -390,7 +409,7 @@ Deno.test("--dir naming a file is an I/O error (exit 1)", async () => {
   });
 });
 
-Deno.test("parseHost() tells IPv4 and IPv6 literals from DNS names", () => {
+Deno.test("hostSan() tells IPv4 and IPv6 literals from DNS names", () => {
   const ok: [string, { kind: "dns" | "ip"; value: string }][] = [
     ["127.0.0.1", { kind: "ip", value: "127.0.0.1" }],
     ["0.0.0.0", { kind: "ip", value: "0.0.0.0" }],
@@ -406,7 +425,7 @@ Deno.test("parseHost() tells IPv4 and IPv6 literals from DNS names", () => {
     ["xn--fbrica-qta.example", { kind: "dns", value: "xn--fbrica-qta.example" }],
     ["1node.example", { kind: "dns", value: "1node.example" }],
   ];
-  for (const [input, want] of ok) assert.deepEqual(parseHost(input), want, input);
+  for (const [input, want] of ok) assert.deepEqual(hostSan(input), want, input);
 
   const bad = [
     "",
@@ -432,7 +451,7 @@ Deno.test("parseHost() tells IPv4 and IPv6 literals from DNS names", () => {
   ];
   for (const input of bad) {
     assert.throws(
-      () => parseHost(input),
+      () => hostSan(input),
       (e) => e instanceof CertError && e.code === "usage",
       input,
     );
@@ -511,4 +530,222 @@ Deno.test("writeCerts() refuses to overwrite without force and to escape the dir
       );
     }
   });
+});
+
+/**
+ * A node:tls listener that requires a client certificate from `caPem` (tls_client_auth =
+ * require), dialed once with `client`'s certificate. Returns the CN the listener saw, or null
+ * when the handshake failed.
+ */
+async function clientAuthExchange(
+  server: { certPem: string; keyPem: string },
+  caPem: string,
+  client: { certPem: string; keyPem: string },
+): Promise<string | null> {
+  const tls = await import("node:tls");
+  const listener = tls.createServer({
+    key: server.keyPem,
+    cert: server.certPem,
+    ca: [caPem],
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
+  const seen = new Promise<string | null>((resolve) => {
+    listener.on("secureConnection", (socket) => {
+      resolve(socket.authorized ? String(socket.getPeerCertificate().subject.CN) : null);
+      socket.end();
+    });
+    listener.on("tlsClientError", () => resolve(null));
+  });
+  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+  const { port } = listener.address() as { port: number };
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port,
+    caCerts: [caPem],
+    cert: client.certPem,
+    key: client.keyPem,
+  });
+  try {
+    await conn.handshake();
+    await conn.read(new Uint8Array(1)).catch(() => null);
+  } catch {
+    // The listener's verdict is what the test reads.
+  } finally {
+    conn.close();
+  }
+  const cn = await seen;
+  await new Promise((resolve) => listener.close(resolve));
+  return cn;
+}
+
+Deno.test("node certificates name the node in CN and SAN and work as TLS client certificates", async () => {
+  const ca = await generateCa();
+  const hub = await issueNodeCert(ca, { name: "hub", hosts: ["127.0.0.1"] });
+  const office = await issueNodeCert(ca, { name: "Office", hosts: ["office.example"] });
+  assert.deepEqual(office.subjectAltNames, [
+    { kind: "dns", value: "Office" },
+    { kind: "dns", value: "office.example" },
+  ]);
+  const info = certificateInfo(office.certPem);
+  assert.equal(info.cn, "Office");
+  assert.deepEqual(info.dnsNames, ["Office", "office.example"]);
+  // A name that cannot be a DNS name stays in the CN only.
+  const odd = await issueNodeCert(ca, { name: "line_2", hosts: ["10.0.0.2"] });
+  assert.deepEqual(odd.subjectAltNames, [{ kind: "ip", value: "10.0.0.2" }]);
+  assert.equal(certificateInfo(odd.certPem).cn, "line_2");
+
+  assert.equal(await clientAuthExchange(hub, ca.certPem, office), "Office");
+  assert.equal(await clientAuthExchange(hub, ca.certPem, odd), "line_2");
+
+  // The same key and names without clientAuth: refused, so the extension is what lets it dial.
+  const leaf = new x509.X509Certificate(office.certPem);
+  const serverOnly = await x509.X509CertificateGenerator.create({
+    serialNumber: "41",
+    subject: leaf.subjectName,
+    issuer: ca.cert.subjectName,
+    notBefore: leaf.notBefore,
+    notAfter: leaf.notAfter,
+    signingAlgorithm: ca.signingAlgorithm,
+    publicKey: leaf.publicKey,
+    signingKey: ca.privateKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+    ],
+  });
+  const refused = await clientAuthExchange(hub, ca.certPem, {
+    certPem: serverOnly.toString("pem"),
+    keyPem: office.keyPem,
+  });
+  assert.equal(refused, null);
+  // A certificate from another CA is refused too.
+  const stranger = await issueNodeCert(await generateCa(), {
+    name: "Office",
+    hosts: ["x.example"],
+  });
+  assert.equal(await clientAuthExchange(hub, ca.certPem, stranger), null);
+});
+
+Deno.test("certificateInfo() reads names, expiry and fingerprint from a PEM", async () => {
+  const now = new Date("2030-01-01T00:00:00Z");
+  const ca = await generateCa({ commonName: "Test CA", days: 3650, now });
+  const issued = await issueNodeCert(ca, {
+    name: "factory",
+    hosts: ["factory.example", "10.0.0.7"],
+    days: 30,
+    now,
+  });
+  const info = certificateInfo(issued.certPem + ca.certPem, {
+    now: new Date("2030-01-21T12:00:00Z"),
+  });
+  assert.equal(info.subject, "CN=factory");
+  assert.equal(info.issuer, "CN=Test CA, O=Portal");
+  assert.equal(info.cn, "factory");
+  assert.deepEqual(info.dnsNames, ["factory", "factory.example"]);
+  assert.deepEqual(info.ipAddresses, ["10.0.0.7"]);
+  assert.equal(info.notAfter.toISOString(), "2030-01-31T00:00:00.000Z");
+  assert.equal(info.daysLeft, 9);
+  assert.equal(info.isCa, false);
+  assert.equal(info.fingerprint256, new X509Certificate(issued.certPem).fingerprint256);
+  assert.equal(certificateInfo(issued.certPem, { now: new Date("2030-02-01") }).daysLeft, -1);
+  assert.equal(certificateInfo(ca.certPem).isCa, true);
+
+  assert.throws(
+    () => certificateInfo(issued.keyPem, { path: "hub.pem" }),
+    (e) =>
+      e instanceof CertError && e.code === "bad_cert" &&
+      e.message === 'hub.pem has no PEM "CERTIFICATE" block (found: PRIVATE KEY)',
+  );
+  assert.throws(
+    () => certificateInfo("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+    (e) => e instanceof CertError && e.code === "bad_cert",
+  );
+});
+
+Deno.test("a CA key in SEC1 form is read and reused", async () => {
+  await withTempDir(async (dir) => {
+    await genNode(dir, "office", "127.0.0.1");
+    const sec1 = createPrivateKey(await read(`${dir}/ca.key`)).export({
+      type: "sec1",
+      format: "pem",
+    });
+    await Deno.writeTextFile(`${dir}/ca.key`, sec1.toString());
+    const io = await genNode(dir, "factory", "localhost");
+    assert.ok(io.outLines.some((l) => /reused CA/.test(l)), io.outLines.join("\n"));
+    const ca = new X509Certificate(await read(`${dir}/ca.pem`));
+    assert.equal(new X509Certificate(await read(`${dir}/factory.pem`)).verify(ca.publicKey), true);
+  });
+});
+
+Deno.test("--host with a URL or a port says what to drop", async () => {
+  const cases: [string, RegExp][] = [
+    ["http://factory.example", /host 'http:\/\/factory\.example': .*drop 'http:\/\/'/],
+    ["factory.example:9090", /host 'factory\.example:9090': .*without ':PORT'/],
+    ["fe80::1%eth0", /zone id/],
+  ];
+  for (const [host, reason] of cases) {
+    const { code, io } = await run(["--dir", "unused", "--node", "a", "--host", host]);
+    assert.equal(code, 2, host);
+    assert.match(io.errLines[0], reason);
+    assert.doesNotMatch(io.errLines[0], /IPv6 address/);
+  }
+});
+
+/** The value of `key = value` among the printed lines, unquoted. */
+function hintValue(lines: readonly string[], key: string): string {
+  const line = lines.find((l) => l.startsWith(`${key} = `));
+  assert.ok(line, `no ${key} line in:\n${lines.join("\n")}`);
+  const value = line.slice(key.length + 3);
+  return value.startsWith('"') ? JSON.parse(value) : value;
+}
+
+Deno.test("the printed tls_* lines work pasted into the node's config", async () => {
+  await withTempDir(async (base) => {
+    // The reported case: run from the project, certificates under config/certs.
+    const configDir = `${base}/site one/config`;
+    const relDir = relative(Deno.cwd(), `${configDir}/certs`);
+    assert.ok(!relDir.startsWith("/"));
+
+    const plain = await genNode(relDir, "hub", "localhost");
+    const header = plain.outLines.find((l) => l.startsWith("add to [mod_node]"));
+    assert.match(header ?? "", /absolute paths; with --config FILE/);
+    for (
+      const [key, file] of [["tls_cert", "hub.pem"], ["tls_key", "hub.key"], ["tls_ca", "ca.pem"]]
+    ) {
+      assert.equal(hintValue(plain.outLines, key), `${configDir}/certs/${file}`);
+    }
+    // A path with a space is quoted so node.ini reads it whole.
+    assert.match(
+      plain.outLines.join("\n"),
+      /^tls_cert = "\/.*site one\/config\/certs\/hub\.pem"$/m,
+    );
+
+    const config = relative(Deno.cwd(), `${configDir}/hub.ini`);
+    const withConfig = await genNode(relDir, "office", "localhost", ["--config", config]);
+    assert.ok(withConfig.outLines.some((l) => l.includes(`add to [mod_node] of ${config}`)));
+    assert.equal(hintValue(withConfig.outLines, "tls_cert"), "certs/office.pem");
+    assert.equal(hintValue(withConfig.outLines, "tls_ca"), "certs/ca.pem");
+    // Resolved against the config file's directory, as node.ini does, it is the real file.
+    const resolved = resolve(dirname(resolve(config)), hintValue(withConfig.outLines, "tls_key"));
+    assert.equal(resolved, `${configDir}/certs/office.key`);
+    assert.equal(await mode(resolved), 0o600);
+
+    const misnamed = await run(["--dir", relDir, "--node", "x", "--host", "h", "--config", base]);
+    assert.equal(misnamed.code, 2);
+    assert.match(misnamed.io.errLines[0], /is a directory; name the node's \.ini file/);
+  });
+});
+
+Deno.test("portal gen-certs --help prints the usage and exits 0", async () => {
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", main, "gen-certs", "--help"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.match(stdout, /^usage: portal gen-certs --dir DIR --node NAME --host/);
+  assert.match(stdout, /--config FILE/);
 });
