@@ -8,7 +8,7 @@ import * as readline from "node:readline";
 import process from "node:process";
 import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { loadConfig, MAX_CONFIG_BYTES, parseConfigText } from "../config/mod.ts";
+import { loadConfig } from "../config/mod.ts";
 import type { Config } from "../config/types.ts";
 import { ClientError, NodeClient, resolveTarget } from "./client.ts";
 import { complete } from "./completer.ts";
@@ -56,16 +56,8 @@ function fileWriter(file: { writeSync(p: Uint8Array): number }): Writer {
  * does not need the TLS key files to be readable: an operator's account
  * usually cannot read the service's private key, and the shell never uses it.
  */
-async function defaultLoadConfig(path: string): Promise<Config> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch {
-    // loadConfig words the "cannot read" error the same way as the node does.
-    return await loadConfig(path);
-  }
-  if (text.length > MAX_CONFIG_BYTES) return await loadConfig(path);
-  return parseConfigText(text.replace(/^\uFEFF/, ""), path);
+function defaultLoadConfig(path: string): Promise<Config> {
+  return loadConfig(path, { checkFiles: false });
 }
 
 /** The real terminal, pipes and environment. */
