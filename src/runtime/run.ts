@@ -116,7 +116,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
   let iot: IotModule | null = null;
   if (config.iot) {
     try {
-      iot = createIotModule(config.iot, { clock, logger: log.with({ component: "iot" }) });
+      iot = createIotModule(config.iot, { clock, logger: log, node: node.name });
     } catch (e) {
       throw new StartError("iot", `cannot set up [mod_iot]: ${errorText(e)}`);
     }
