@@ -72,8 +72,8 @@ type Lifecycle = { readonly kind: "created" } | { readonly kind: "running" } | {
 interface CommandEnd {
   /** The command's time (the device's timeout from its arrival) ran out. */
   readonly deadline: boolean;
-  /** It had the device: it was talking to it, not waiting for it. */
-  readonly holding: boolean;
+  /** It was talking to the device, not waiting for it. */
+  readonly calling: boolean;
 }
 
 class Iot implements IotModule {
@@ -222,6 +222,9 @@ class Iot implements IotModule {
       deadline.signal,
     ]);
     let holding = false;
+    let calling = false;
+    const cancelled = () =>
+      new DeviceError("cancelled", `the ${action} command for device ${d.id} was cancelled`);
     try {
       await d.lock.acquire(
         signal,
@@ -231,10 +234,12 @@ class Iot implements IotModule {
             `device busy: ${d.id} already has ${MAX_WAITING_COMMANDS} commands waiting; ` +
               "try again shortly",
           ),
-        () =>
-          new DeviceError("cancelled", `the ${action} command for device ${d.id} was cancelled`),
+        cancelled,
       );
       holding = true;
+      // Granted in the same turn as its time ran out: the device was never asked.
+      if (signal.aborted) throw cancelled();
+      calling = true;
       this.#commands++;
       const on = action === DeviceAction.Toggle
         ? await d.driver.toggle(signal)
@@ -242,7 +247,7 @@ class Iot implements IotModule {
       this.#observe(d, on, ONLINE, by);
       return ok(d.view());
     } catch (e) {
-      return this.#failure(d, e, by, { deadline: deadline.signal.aborted, holding });
+      return this.#failure(d, e, by, { deadline: deadline.signal.aborted, calling });
     } finally {
       this.#clock.clear(timer);
       if (holding) d.lock.release();
@@ -258,7 +263,7 @@ class Iot implements IotModule {
     }
     let error = e;
     if (!e.deviceFault && end.deadline) {
-      if (!end.holding) {
+      if (!end.calling) {
         // Not this device's answer that is late but the one before it: leave the state alone.
         return fail(
           Status.Timeout,
