@@ -37,7 +37,7 @@ async function checkConfig(argv: string[]): Promise<number> {
   if (!values.config) return usageError("check-config needs --config FILE");
   try {
     const config = await loadConfig(values.config);
-    console.log(describeConfig(config));
+    console.log(await describeConfig(config));
     return Exit.Ok;
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -87,7 +87,8 @@ Deno.test("loadConfig() reports a missing file as config_unreadable", async () =
     assert.deepEqual(err.issues.map((i) => [i.code, i.file, i.line]), [
       ["unreadable_file", path, 0],
     ]);
-    assert.equal(err.message, `${path}: cannot read the config file: no such file (${path})`);
+    // The path is absolute, so it is not repeated after "no such file".
+    assert.equal(err.message, `${path}: cannot read the config file: no such file`);
   });
 });
 
@@ -105,7 +106,7 @@ Deno.test("loadConfig() refuses a file far too large to be a node.ini", async ()
     await Deno.writeFile(path, new Uint8Array(MAX_CONFIG_BYTES + 1).fill(0x23));
     const err = await loadError(path);
     assert.equal(err.code, "config_unreadable");
-    assert.match(err.message, /larger than 1024 KiB/);
+    assert.match(err.message, /larger than 1 MiB, which no node\.ini is/);
   });
 });
 
@@ -189,14 +190,34 @@ Deno.test("loadConfig() reports a CA file that holds no certificate", async () =
   });
 });
 
-Deno.test("loadConfig() checks only tls_ca for a dial-only node", async () => {
+Deno.test("loadConfig() checks a dial-only node's certificate and key too: it signs with them", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "node.ini");
     await Deno.writeTextFile(path, `${TLS_NODE}listen_port = off\n`);
     const err = await loadError(path);
-    assert.deepEqual(err.issues.map((i) => [i.line, i.key]), [[6, "tls_ca"]]);
+    assert.deepEqual(err.issues.map((i) => [i.line, i.key]), [
+      [4, "tls_cert"],
+      [5, "tls_key"],
+      [6, "tls_ca"],
+    ]);
+    await writeCerts(dir, { "ca.pem": CERT, "hub.pem": CERT, "hub.key": KEY });
+    const config = await loadConfig(path);
+    assert.equal(config.node.listenPort, null);
+    assert.equal(config.node.sign, "call");
+  });
+});
+
+Deno.test("loadConfig() checks only tls_ca for a dial-only node without certificate", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "node.ini");
+    const text = "[mod_node]\nname = a\nfederation_key = a-long-shared-secret\n" +
+      "listen_port = off\ntls_ca = certs/ca.pem\n";
+    await Deno.writeTextFile(path, text);
+    const err = await loadError(path);
+    assert.deepEqual(err.issues.map((i) => [i.line, i.key]), [[5, "tls_ca"]]);
     await writeCerts(dir, { "ca.pem": CERT });
-    assert.equal((await loadConfig(path)).node.listenPort, null);
+    const config = await loadConfig(path);
+    assert.equal(config.node.sign, "off");
   });
 });
 
@@ -276,8 +297,8 @@ user = admin
 password = never-print-this-password
 `;
 
-Deno.test("describeConfig() summarises the node, listener, API, peers and devices", () => {
-  const text = describeConfig(parseConfigText(FULL, "/etc/portal/node.ini"));
+Deno.test("describeConfig() summarises the node, listener, API, peers and devices", async () => {
+  const text = await describeConfig(parseConfigText(FULL, "/etc/portal/node.ini"));
   assert.equal(
     text,
     [
@@ -285,27 +306,29 @@ Deno.test("describeConfig() summarises the node, listener, API, peers and device
       "  federation listener: 0.0.0.0:9091, TLS on",
       "  TLS files: cert /etc/portal/certs/office.pem, key /etc/portal/certs/office.key, " +
       "CA system roots",
+      "  identity: client certificates not asked for; signs CALLs; requires signatures on nothing",
       "  HTTP API: 0.0.0.0:8081, token set",
       "  peers: 2",
       "    hub      hub.example.com:9090, auto_connect",
       "    factory  no host, no auto_connect, hub hub, own key, TLS verification OFF",
       "  devices: 1: plug-001 (tasmota 10.0.0.5); poll every 30s",
+      "  acl: none ([acl] absent): every node may do everything here",
       "  log: info, text",
     ].join("\n"),
   );
 });
 
-Deno.test("describeConfig() never prints keys, tokens or passwords", () => {
-  const text = describeConfig(parseConfigText(FULL, "/etc/portal/node.ini"));
+Deno.test("describeConfig() never prints keys, tokens or passwords", async () => {
+  const text = await describeConfig(parseConfigText(FULL, "/etc/portal/node.ini"));
   assert.ok(!text.includes("never-print"), text);
 });
 
-Deno.test("describeConfig() shows a dial-only node, TLS off and the API off", () => {
+Deno.test("describeConfig() shows a dial-only node, TLS off and the API off", async () => {
   const config = parseConfigText(
     "[mod_node]\nname = a\nfederation_key = k\nlisten_port = off\ntls = no\n[mod_http]\nlisten = off\n",
     "/x/node.ini",
   );
-  const text = describeConfig(config);
+  const text = await describeConfig(config);
   assert.match(text, /^ {2}federation listener: off \(dial-only\)$/m);
   assert.match(text, /^ {2}HTTP API: off$/m);
   assert.match(text, /^ {2}peers: 0$/m);
@@ -314,13 +337,13 @@ Deno.test("describeConfig() shows a dial-only node, TLS off and the API off", ()
   assert.match(text, /warning: federation_key is shorter than 16 characters/);
 });
 
-Deno.test("describeConfig() warns about an open API without a token and an example key", () => {
+Deno.test("describeConfig() warns about an open API without a token and an example key", async () => {
   const config = parseConfigText(
     "[mod_node]\nname = a\nfederation_key = change-me-to-a-long-random-secret\ntls = no\n" +
       "[mod_http]\nlisten = [::]:8080\n",
     "/x/node.ini",
   );
-  const text = describeConfig(config);
+  const text = await describeConfig(config);
   assert.match(text, /^ {2}federation listener: 0\.0\.0\.0:9090, TLS off \(plain TCP\)$/m);
   assert.match(text, /HTTP API: \[::\]:8080, no token \(anyone who can reach it/);
   assert.match(text, /warning: federation_key is still the example value/);

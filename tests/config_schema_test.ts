@@ -59,14 +59,15 @@ function assertIssue(
 
 Deno.test("parseConfigText() fills every default from CONFIG.md", () => {
   const config = parse(
-    "[mod_node]\nname = office\nfederation_key = k\ntls_cert = c.pem\ntls_key = k.pem\n",
+    "[mod_node]\nname = office\nfederation_key = a-long-shared-secret\ntls_cert = c.pem\n" +
+      "tls_key = k.pem\n",
     "node.ini",
   );
   assert.deepEqual(config, {
     file: "/srv/portal/node.ini",
     node: {
       name: "office",
-      federationKey: "k",
+      federationKey: "a-long-shared-secret",
       listenPort: 9090,
       listenHost: "0.0.0.0",
       tls: true,

@@ -1,4 +1,5 @@
 /** Configuration errors: every mistake in a node.ini, with file, line and a sentence (CONFIG.md). */
+import type { ConfigWarning } from "./types.ts";
 
 /** What kind of mistake an issue is; stable, for code and tests to match on. */
 export const IssueCode = {
@@ -13,7 +14,10 @@ export const IssueCode = {
   MissingKey: "missing_key",
   /** A value of the wrong type or out of range, or an empty value. */
   BadValue: "bad_value",
-  /** A peer or device name in a section header that breaks the name rule or names this node. */
+  /**
+   * A peer or device name in a section header, or an [acl] origin, that breaks the name rule,
+   * is reserved, or names this node.
+   */
   BadName: "bad_name",
   /** `hub =` naming no [peer:...] section. */
   UnknownHub: "unknown_hub",
@@ -41,10 +45,15 @@ export interface ConfigIssue {
 }
 
 /** `FILE:LINE: sentence`, or `FILE: sentence` for an issue about the whole file. */
-export function formatIssue(issue: ConfigIssue): string {
+export function formatIssue(issue: Pick<ConfigIssue, "file" | "line" | "message">): string {
   return issue.line > 0
     ? `${issue.file}:${issue.line}: ${issue.message}`
     : `${issue.file}: ${issue.message}`;
+}
+
+/** `FILE:LINE: sentence` for a warning, as the node logs it at start. */
+export function formatWarning(warning: ConfigWarning): string {
+  return formatIssue(warning);
 }
 
 /** `config_unreadable`: the file itself could not be read; `config_invalid`: anything else. */

@@ -40,6 +40,7 @@ type ValueRead = { readonly ok: true; readonly value: string } | {
 
 const COMMENT_START = new Set(["#", ";"]);
 const QUOTE = '"';
+const SINGLE_QUOTE = "'";
 const BACKSLASH = "\\";
 const ESCAPABLE = new Set([QUOTE, BACKSLASH]);
 
@@ -121,13 +122,23 @@ function readHeader(trimmed: string): { name: string; problem?: string } {
 }
 
 /**
- * The text after `=`. Unquoted: a `#` or `;` at the start or after whitespace begins a comment.
+ * The text after `=`. Unquoted: a `#` or `;` at the start or after whitespace begins a comment,
+ * and a leading single quote is refused.
  * Quoted: everything up to the closing quote, with `\"` and `\\` escapes; only a comment may
  * follow it.
  */
 function readValue(afterEq: string): ValueRead {
   const s = afterEq.trim();
   if (s.startsWith(QUOTE)) return readQuoted(s);
+  // Another reader of the same contract would keep single quotes as part of the value, so a
+  // quoted-looking value is refused rather than read either way.
+  if (s.startsWith(SINGLE_QUOTE)) {
+    return {
+      ok: false,
+      message: "single quotes are not quotes in node.ini and would stay part of the value; " +
+        `use double quotes ("...") or none`,
+    };
+  }
   for (let i = 0; i < s.length; i++) {
     if (COMMENT_START.has(s[i]) && (i === 0 || /\s/.test(s[i - 1]))) {
       return { ok: true, value: s.slice(0, i).trimEnd() };
@@ -170,5 +181,3 @@ function readQuoted(s: string): ValueRead {
   }
   return { ok: false, message: "unterminated quote: the value has no closing '\"'" };
 }
-
-/** Keeps echoed input short enough for one readable line. */

@@ -11,7 +11,11 @@ export {
   type ConfigErrorCode,
   type ConfigIssue,
   formatIssue,
+  formatWarning,
   IssueCode,
 } from "./errors.ts";
-export { describeConfig } from "./summary.ts";
+export { MAX_PEM_BYTES } from "./files.ts";
+export { ACL_ANY_ORIGIN } from "./sections/acl.ts";
+export { RESERVED_NODE_NAMES } from "./values.ts";
+export { describeConfig, type DescribeOptions } from "./summary.ts";
 export type * from "./types.ts";

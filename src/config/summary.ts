@@ -1,21 +1,32 @@
 /** The summary `portal check-config` prints for a valid config. Never shows keys or tokens. */
 import { formatDuration } from "../util/format.ts";
-import type { Config, PeerConfig } from "./types.ts";
+import { hostPortText } from "../util/host.ts";
+import { certificateExpiry, day } from "./files.ts";
+import type { Config, NodeConfig, PeerConfig } from "./types.ts";
 
-/** A placeholder key from the example configs, which must not reach production. */
-const EXAMPLE_KEY_PREFIX = "change-me";
-/** Shorter shared secrets are guessable offline from one captured handshake. */
-const SHORT_KEY_CHARS = 16;
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+const DAY_MS = 86_400_000;
+const SIGNED: Readonly<Record<NodeConfig["sign"] | NodeConfig["requireSigned"], string>> = {
+  off: "nothing",
+  none: "nothing",
+  call: "CALLs",
+  all: "all requests",
+};
+
+/** Options of {@link describeConfig}. */
+export interface DescribeOptions {
+  /** The current time (ms since the epoch), for certificate days left. Default: now. */
+  readonly now?: number;
+}
 
 /** A short multi-line description of what this config will do when started. */
-export function describeConfig(config: Config): string {
-  const { node, http, iot, portal } = config;
+export async function describeConfig(config: Config, opts: DescribeOptions = {}): Promise<string> {
+  const { node, http, iot, portal, acl } = config;
   const lines: string[] = [`node ${node.name} (${config.file})`];
 
   const listener = node.listenPort === null
     ? "off (dial-only)"
-    : `${hostPort(node.listenHost, node.listenPort)}${
+    : `${hostPortText(node.listenHost, node.listenPort)}${
       node.listenPort === 0 ? " (a free port)" : ""
     }, TLS ${node.tls ? "on" : "off (plain TCP)"}`;
   lines.push(`  federation listener: ${listener}`);
@@ -26,7 +37,18 @@ export function describeConfig(config: Config): string {
       `CA ${node.tlsCa ?? "system roots"}`,
     ];
     lines.push(`  TLS files: ${files.join(", ")}`);
+    const expiry = node.tlsCert === null ? null : await certificateExpiry(node.tlsCert);
+    if (expiry !== null) {
+      const left = Math.floor((expiry.getTime() - (opts.now ?? Date.now())) / DAY_MS);
+      lines.push(`  tls_cert: expires ${day(expiry)} (${left} days left)`);
+    }
+    lines.push(
+      `  identity: client certificates ${
+        node.tlsClientAuth === "require" ? "required" : "not asked for"
+      }; signs ${SIGNED[node.sign]}; requires signatures on ${SIGNED[node.requireSigned]}`,
+    );
   }
+  if (node.auditLog !== null) lines.push(`  audit log: ${node.auditLog}`);
 
   if (http.listen === null) {
     lines.push("  HTTP API: off");
@@ -34,9 +56,13 @@ export function describeConfig(config: Config): string {
     const open = !LOOPBACK.has(http.listen.hostname) && http.token === null
       ? " (anyone who can reach it can switch devices: set token)"
       : "";
+    const tokens = http.token === null
+      ? "no token"
+      : http.readToken === null
+      ? "token set"
+      : "token and read_token set";
     lines.push(
-      `  HTTP API: ${hostPort(http.listen.hostname, http.listen.port)}, ` +
-        `${http.token === null ? "no token" : "token set"}${open}`,
+      `  HTTP API: ${hostPortText(http.listen.hostname, http.listen.port)}, ${tokens}${open}`,
     );
   }
 
@@ -55,40 +81,32 @@ export function describeConfig(config: Config): string {
         `poll every ${formatDuration(iot.pollIntervalMs)}`,
     );
   }
+
+  if (acl === null) {
+    lines.push("  acl: none ([acl] absent): every node may do everything here");
+  } else {
+    const others = acl.entries.some((e) => e.origin === "*")
+      ? "origins without an entry follow '*'"
+      : "origins without an entry are refused (403)";
+    lines.push(`  acl: ${acl.entries.length} entries; anything no rule allows gets 403; ${others}`);
+    const aclWidth = Math.max(0, ...acl.entries.map((e) => e.origin.length));
+    for (const entry of acl.entries) {
+      lines.push(
+        `    ${entry.origin.padEnd(aclWidth)}  ${entry.rules.map((r) => r.text).join(", ")}`,
+      );
+    }
+  }
   lines.push(`  log: ${portal.logLevel}, ${portal.logFormat}`);
 
-  for (const warning of keyWarnings(config)) lines.push(`  warning: ${warning}`);
+  for (const w of config.warnings) lines.push(`  warning: ${w.message} (line ${w.line})`);
   return lines.join("\n");
 }
 
 function describePeer(peer: PeerConfig, federationKey: string): string {
-  const parts = [peer.host === null ? "no host" : hostPort(peer.host, peer.port)];
+  const parts = [peer.host === null ? "no host" : hostPortText(peer.host, peer.port)];
   parts.push(peer.autoConnect ? "auto_connect" : "no auto_connect");
   if (peer.hubs.length > 0) parts.push(`hub ${peer.hubs.join(", ")}`);
   if (peer.key !== federationKey) parts.push("own key");
   if (!peer.tlsVerify) parts.push("TLS verification OFF");
   return parts.join(", ");
-}
-
-/** Says what is weak about the keys without revealing them. */
-function keyWarnings(config: Config): string[] {
-  const keys = [
-    { where: "federation_key", key: config.node.federationKey },
-    ...config.peers
-      .filter((p) => p.key !== config.node.federationKey)
-      .map((p) => ({ where: `key in [peer:${p.name}]`, key: p.key })),
-  ];
-  const out: string[] = [];
-  for (const { where, key } of keys) {
-    if (key.startsWith(EXAMPLE_KEY_PREFIX)) {
-      out.push(`${where} is still the example value; replace it with a long random secret`);
-    } else if (key.length < SHORT_KEY_CHARS) {
-      out.push(`${where} is shorter than ${SHORT_KEY_CHARS} characters`);
-    }
-  }
-  return out;
-}
-
-function hostPort(host: string, port: number): string {
-  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }

@@ -4,7 +4,7 @@
  * within 5 s and exits 0.
  */
 import type { Config } from "../config/types.ts";
-import { ConfigError, loadConfig } from "../config/mod.ts";
+import { ConfigError, formatWarning, loadConfig } from "../config/mod.ts";
 import { Federation } from "../federation/federation.ts";
 import { type HttpApi, startHttpApi } from "../http/mod.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
@@ -116,7 +116,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
   let iot: IotModule | null = null;
   if (config.iot) {
     try {
-      iot = createIotModule(config.iot, { clock, logger: log.with({ component: "iot" }) });
+      iot = createIotModule(config.iot, { clock, logger: log, node: node.name });
     } catch (e) {
       throw new StartError("iot", `cannot set up [mod_iot]: ${errorText(e)}`);
     }
@@ -180,6 +180,7 @@ export async function runNode(configPath: string): Promise<number> {
     throw e;
   }
   const logger = createLogger({ level: config.portal.logLevel, format: config.portal.logFormat });
+  for (const warning of config.warnings) logger.warn(formatWarning(warning));
   let running: RunningNode;
   try {
     running = await startNode(config, { logger });

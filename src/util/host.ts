@@ -23,18 +23,20 @@ export interface ParseHostOptions {
   readonly zone?: boolean;
 }
 
-const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+// Letters, digits and inner hyphens; underscores too, as resolvers and /etc/hosts accept them.
+const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 const OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
 
 const fail = (message: string): HostResult<never> => ({ ok: false, message });
 
 /**
  * Classifies a host name or IP address without a port: IPv4 dotted quads,
- * IPv6 (brackets allowed), or a DNS name of letter/digit/hyphen labels.
+ * IPv6 (brackets allowed), or a DNS name of letter/digit/hyphen/underscore labels.
  */
 export function parseHost(input: string, options: ParseHostOptions = {}): HostResult<Host> {
   const raw = input.trim();
   if (raw === "") return fail("expected a host name or IP address, got nothing");
+  if (/\s/.test(raw)) return fail("a host name or IP address has no spaces");
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) || raw.includes("/")) {
     return fail("expected a host name or IP address, not a URL or path (drop 'http://' and '/…')");
   }
@@ -45,7 +47,9 @@ export function parseHost(input: string, options: ParseHostOptions = {}): HostRe
     return fail("expected a host without ':PORT' (the port is given on its own)");
   }
   if (bracketed || colons > 1) {
-    const [addr, zone] = bare.split("%", 2);
+    const percent = bare.indexOf("%");
+    const addr = percent < 0 ? bare : bare.slice(0, percent);
+    const zone = percent < 0 ? undefined : bare.slice(percent + 1);
     if (zone !== undefined && !options.zone) {
       return fail("an IPv6 zone id (%…) is not allowed here");
     }
@@ -68,7 +72,7 @@ export function parseHost(input: string, options: ParseHostOptions = {}): HostRe
   // DNS names compare case-insensitively; a trailing dot (fully qualified) is dropped.
   const name = (bare.endsWith(".") ? bare.slice(0, -1) : bare).toLowerCase();
   if (/[^\x21-\x7e]/.test(name)) {
-    return fail("use the ASCII (xn--) form of an international name, without spaces");
+    return fail("use the ASCII (xn--) form of an international name");
   }
   if (name.length > 253) return fail("a DNS name is at most 253 characters");
   const labels = name.split(".");
@@ -79,7 +83,7 @@ export function parseHost(input: string, options: ParseHostOptions = {}): HostRe
     }
     if (!LABEL.test(l)) {
       return fail(
-        "not a valid host name or IP address (labels of letters, digits and '-', " +
+        "not a valid host name or IP address (labels of letters, digits, '-' and '_', " +
           "1-63 characters, not starting or ending with '-')",
       );
     }
@@ -97,30 +101,43 @@ export interface HostPort {
   readonly port: number | null;
 }
 
-/** Parses `HOST[:PORT]` / `[IPv6][:PORT]`; ports from `minPort` to 65535. */
+/** Options of {@link parseHostPort}. */
+export interface ParseHostPortOptions {
+  /** Accept a host without `:PORT` (port null). Default false. */
+  readonly portOptional?: boolean;
+  /** Lowest port accepted. Default 1; a listener passes 0 (a free port). */
+  readonly minPort?: number;
+}
+
+/**
+ * Parses `HOST:PORT` / `[IPv6]:PORT`, or with `portOptional` also a bare
+ * host (a bare IPv6 address included). Ports from `minPort` to 65535.
+ */
 export function parseHostPort(
   input: string,
-  options: { readonly portOptional?: boolean; readonly minPort?: number } = {},
+  options: ParseHostPortOptions = {},
 ): HostResult<HostPort> {
   const raw = input.trim();
   const minPort = options.minPort ?? 1;
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(raw) ?? /^([^:\s\[\]]+)(?::(\d+))?$/.exec(raw);
-  if (!m) {
-    if (raw.split(":").length > 2 && !raw.startsWith("[")) {
-      return fail("put an IPv6 address in brackets, as in [::1]:8080");
-    }
-    const host = parseHost(raw);
-    return host.ok ? fail("expected HOST:PORT") : host;
-  }
-  const host = parseHost(m[1].includes(":") ? `[${m[1]}]` : m[1]);
+  // A URL or path is refused by parseHost with a sentence saying so.
+  if (raw.includes("/")) return parseHost(raw) as HostResult<never>;
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(raw);
+  const oneColon = bracketed ? null : /^([^:]*):([^:]*)$/.exec(raw);
+  // Without brackets, two colons or more can only be a bare IPv6 address (no port).
+  const hostText = bracketed ? `[${bracketed[1]}]` : oneColon ? oneColon[1] : raw;
+  const portText = bracketed ? bracketed[2] : oneColon ? oneColon[2] : undefined;
+  const host = parseHost(hostText);
   if (!host.ok) return host;
-  if (m[2] === undefined) {
-    return options.portOptional
-      ? { ok: true, value: { host: host.value, port: null } }
-      : fail("expected HOST:PORT: the port is missing");
+  if (portText === undefined) {
+    if (options.portOptional) return { ok: true, value: { host: host.value, port: null } };
+    return fail(
+      host.value.kind === "ipv6" && !bracketed
+        ? "put an IPv6 address in brackets before the port, as in [::1]:8080"
+        : "the port is missing (HOST:PORT)",
+    );
   }
-  const port = Number(m[2]);
-  if (!/^\d{1,5}$/.test(m[2]) || port < minPort || port > 65535) {
+  const port = Number(portText);
+  if (!/^\d{1,5}$/.test(portText) || port < minPort || port > 65535) {
     return fail(`the port after ':' must be from ${minPort} to 65535`);
   }
   return { ok: true, value: { host: host.value, port } };

@@ -23,19 +23,22 @@ export interface FakeDevice {
   readonly requests: string[];
   /** Resolves once `count` requests have been received in total. */
   received(count: number): Promise<void>;
+  /** Answers every request hanging now as `behaviour` says (a device that was only slow). */
+  answerHanging(): void;
   /** Stops listening; hanging requests are released first. */
   close(): Promise<void>;
   /** Listens again on the same port after `close()` (the device came back). */
   reopen(): Promise<void>;
 }
 
-/** Starts a fake device whose answers come from `answer` (never called while hanging). */
+/** Starts a fake device whose answers come from `answer` (called for a hanging request only after answerHanging()). */
 export async function serveFakeDevice(
   answer: (url: URL, behaviour: FakeBehaviour) => Response,
 ): Promise<FakeDevice> {
   const requests: string[] = [];
   const waiters: { count: number; resolve: () => void }[] = [];
   let release = Promise.withResolvers<void>();
+  let unstall = Promise.withResolvers<"answer">();
   let server: Deno.HttpServer<Deno.NetAddr> | null = null;
 
   const handler = async (req: Request): Promise<Response> => {
@@ -46,9 +49,10 @@ export async function serveFakeDevice(
       w.resolve();
     }
     if (fake.behaviour === "hang") {
-      // Held until close(): a device that hangs keeps hanging after the client gives up.
-      await release.promise;
-      return new Response(null, { status: 503 });
+      // Held until close() or answerHanging(): a device that hangs keeps hanging after the
+      // client gives up.
+      const why = await Promise.race([release.promise, unstall.promise]);
+      if (why !== "answer") return new Response(null, { status: 503 });
     }
     return answer(url, fake.behaviour);
   };
@@ -74,6 +78,10 @@ export async function serveFakeDevice(
       const w = Promise.withResolvers<void>();
       waiters.push({ count, resolve: w.resolve });
       return w.promise;
+    },
+    answerHanging() {
+      unstall.resolve("answer");
+      unstall = Promise.withResolvers<"answer">();
     },
     async close() {
       release.resolve();

@@ -1,4 +1,4 @@
-/** The two ways mod_iot fails: a device exchange went wrong, or its configuration is unusable. */
+/** How an exchange with a device fails. */
 
 /** Why an exchange with a device failed. */
 export type DeviceErrorCode =
@@ -16,7 +16,7 @@ export type DeviceErrorCode =
   | "bad_answer"
   /** Portal gave up waiting: the caller went away or the module is stopping. */
   | "cancelled"
-  /** Too many commands are already waiting for this device. */
+  /** Too many commands are already waiting for this device (answered 503 "device busy"). */
   | "busy";
 
 /** A failed exchange with one device; `message` is one sentence naming the device and its host. */
@@ -29,16 +29,5 @@ export class DeviceError extends Error {
   /** True when the device itself is at fault (as opposed to Portal cancelling or queueing). */
   get deviceFault(): boolean {
     return this.code !== "cancelled" && this.code !== "busy";
-  }
-}
-
-/** Why a resolved [mod_iot] configuration cannot be used. */
-export type IotConfigErrorCode = "missing_host" | "bad_host" | "bad_value" | "duplicate_device";
-
-/** A configuration mod_iot refuses to start with; `message` says which device and how to fix it. */
-export class IotConfigError extends Error {
-  override readonly name = "IotConfigError";
-  constructor(readonly code: IotConfigErrorCode, message: string) {
-    super(message);
   }
 }

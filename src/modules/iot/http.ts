@@ -5,6 +5,7 @@
 import type { Clock } from "../../util/clock.ts";
 import { errorText } from "../../util/errors.ts";
 import { formatDuration } from "../../util/format.ts";
+import { parseHostPort, urlHost as hostInUrl } from "../../util/host.ts";
 import { readCapped, TooLargeError } from "../../util/read.ts";
 import { DeviceError } from "./errors.ts";
 
@@ -40,21 +41,14 @@ export function deviceAt(target: HttpTarget): string {
 
 /**
  * `host` as it goes after `http://`: `10.0.0.5`, `plug.local:8080`, `[::1]:8080`;
- * a bare IPv6 address (`fe80::1`, as the config parser leaves it) gets its brackets.
+ * a bare IPv6 address (`fe80::1`, as the config leaves it) gets its brackets.
  */
 export function urlHost(host: string): string {
-  return !host.startsWith("[") && host.split(":").length > 2 ? `[${host}]` : host;
-}
-
-/** Checks that `host` can be put after `http://` and names only a host and an optional port. */
-export function isValidHost(host: string): boolean {
-  if (host.length === 0 || /[\s/?#@\\]/.test(host)) return false;
-  try {
-    const url = new URL(`http://${urlHost(host)}/`);
-    return url.pathname === "/" && url.username === "" && url.password === "";
-  } catch {
-    return false;
-  }
+  const parsed = parseHostPort(host, { portOptional: true });
+  // The config only lets valid hosts through; anything else is used as it is.
+  if (!parsed.ok) return host;
+  const { host: h, port } = parsed.value;
+  return port === null ? hostInUrl(h) : `${hostInUrl(h)}:${port}`;
 }
 
 /** A short, quoted, single-line excerpt of what a device said. */
@@ -208,9 +202,6 @@ function shortCause(detail: string): string {
 }
 
 function hostName(host: string): string {
-  try {
-    return new URL(`http://${urlHost(host)}/`).hostname;
-  } catch {
-    return host;
-  }
+  const parsed = parseHostPort(host, { portOptional: true });
+  return parsed.ok ? parsed.value.host.value : host;
 }

@@ -2,43 +2,31 @@
  * mod_iot: the devices this node drives, served as paths (PATHS.md):
  * GET/LIST `/iot/devices`, GET `/iot/devices/<id>`, CALL `/iot/devices/<id>/on|off|toggle`.
  * Network devices are polled every `pollIntervalMs`; a change becomes a log
- * line, a counter and an event on `/iot/devices/<id>`.
+ * line, a counter and an event on `/iot/devices/<id>`. The config is trusted:
+ * every rule about it is checked once, by src/config.
  */
-import type { DeviceConfig, DriverName, IotConfig } from "../../config/types.ts";
+import type { IotConfig } from "../../config/types.ts";
 import type { Logger } from "../../log/logger.ts";
-import type { Clock, TimerHandle } from "../../util/clock.ts";
+import type { Clock } from "../../util/clock.ts";
 import { Status } from "../../wire/constants.ts";
 import { fail, ok } from "../../paths/mod.ts";
 import type { PathRequest, PathResponse, PathRouter } from "../../paths/mod.ts";
-import type { DeviceDriver } from "./driver.ts";
+import { Device, type DeviceView, type Link, MAX_WAITING_COMMANDS, ONLINE } from "./device.ts";
+import { DeviceError } from "./errors.ts";
 import { createDriver } from "./registry.ts";
-import { DeviceError, IotConfigError } from "./errors.ts";
-import { isValidHost } from "./http.ts";
-import { DeviceLock } from "./lock.ts";
 
 /** What the module needs from the node. */
 export interface IotDeps {
-  /** Schedules polls and times out device calls. */
+  /** This node's name, for sentences such as `no device "x" on factory`. */
+  readonly node: string;
+  /** Schedules polls and bounds device work. */
   readonly clock: Clock;
+  /** Lines get `component=iot` added. */
   readonly logger: Logger;
   /** Used for every device call. Default: the global fetch. */
   readonly fetch?: typeof fetch;
   /** Called with (`/iot/devices/<id>`, device object) whenever a device's on/online changes. */
   readonly onEvent?: (topic: string, data: unknown) => void;
-}
-
-/** One device as every way in sees it. */
-export interface DeviceView {
-  readonly id: string;
-  readonly kind: string;
-  readonly label: string;
-  readonly driver: DriverName;
-  /** null while unknown: before the first answer, and while the device is offline. */
-  readonly on: boolean | null;
-  /** Whether the last exchange with the device succeeded. */
-  readonly online: boolean;
-  /** Why the device is offline (one sentence); null when online or not yet contacted. */
-  readonly error: string | null;
 }
 
 /** Running totals since the module was created. */
@@ -49,7 +37,7 @@ export interface IotCounters {
   readonly changes: number;
   /** Exchanges the device failed (timeouts, refusals, bad answers), polls and commands alike. */
   readonly failures: number;
-  /** on/off/toggle commands carried out or attempted. */
+  /** on/off/toggle commands sent to a device. */
   readonly commands: number;
 }
 
@@ -57,9 +45,6 @@ export interface IotCounters {
 export const DeviceAction = { On: "on", Off: "off", Toggle: "toggle" } as const;
 export type DeviceAction = typeof DeviceAction[keyof typeof DeviceAction];
 const ACTIONS: readonly DeviceAction[] = [DeviceAction.Off, DeviceAction.On, DeviceAction.Toggle];
-
-/** Commands that may wait for one busy device; more answer 503 at once. */
-export const MAX_WAITING_COMMANDS = 8;
 
 /** The module's surface, for the node's startup and status reporting. */
 export interface IotModule {
@@ -79,91 +64,21 @@ export interface IotModule {
   readonly counters: IotCounters;
 }
 
-/** How the link to a device stands; `unknown` until the first exchange. */
-type Link =
-  | { readonly kind: "unknown" }
-  | { readonly kind: "online" }
-  | { readonly kind: "offline"; readonly error: string };
-
 type Lifecycle = { readonly kind: "created" } | { readonly kind: "running" } | {
   readonly kind: "stopped";
 };
 
-const ONLINE: Link = { kind: "online" };
-const UNKNOWN: Link = { kind: "unknown" };
-
-/** Everything the module tracks about one device. */
-class Device {
-  on: boolean | null;
-  link: Link;
-  pollTimer: TimerHandle | null = null;
-  readonly lock = new DeviceLock(MAX_WAITING_COMMANDS);
-
-  constructor(readonly config: DeviceConfig, readonly driver: DeviceDriver) {
-    // A sim switch is known from the start: it is off and always reachable.
-    this.on = driver.networked ? null : false;
-    this.link = driver.networked ? UNKNOWN : ONLINE;
-  }
-
-  view(): DeviceView {
-    return {
-      id: this.config.id,
-      kind: this.config.kind,
-      label: this.config.label,
-      driver: this.config.driver,
-      on: this.on,
-      online: this.link.kind === "online",
-      error: this.link.kind === "offline" ? this.link.error : null,
-    };
-  }
-}
-
-/** Checks what the config parser cannot know matters here; throws IotConfigError. */
-function validate(config: IotConfig): void {
-  if (!Number.isFinite(config.pollIntervalMs) || config.pollIntervalMs < 0) {
-    throw new IotConfigError(
-      "bad_value",
-      `[mod_iot] poll_interval must be a duration of 0 or more, not ${config.pollIntervalMs}ms`,
-    );
-  }
-  const seen = new Set<string>();
-  for (const d of config.devices) {
-    if (seen.has(d.id)) {
-      throw new IotConfigError("duplicate_device", `[device:${d.id}] is defined twice`);
-    }
-    seen.add(d.id);
-    if (d.driver !== "sim") {
-      if (d.host === null || d.host === "") {
-        throw new IotConfigError(
-          "missing_host",
-          `[device:${d.id}] uses driver ${d.driver} but has no host (add host = <address>[:port])`,
-        );
-      }
-      if (!isValidHost(d.host)) {
-        throw new IotConfigError(
-          "bad_host",
-          `[device:${d.id}] host ${JSON.stringify(d.host)} is not an address with an ` +
-            `optional port (write e.g. 10.0.0.5 or plug.local:8080, without http://)`,
-        );
-      }
-    }
-    if (!Number.isFinite(d.timeoutMs) || d.timeoutMs <= 0) {
-      throw new IotConfigError(
-        "bad_value",
-        `[device:${d.id}] timeout must be more than 0, not ${d.timeoutMs}ms`,
-      );
-    }
-    if (!Number.isInteger(d.channel) || d.channel < 0) {
-      throw new IotConfigError(
-        "bad_value",
-        `[device:${d.id}] channel must be a whole number of 0 or more, not ${d.channel}`,
-      );
-    }
-  }
+/** How a command ended without an answer from the device, for choosing its response. */
+interface CommandEnd {
+  /** The command's time (the device's timeout from its arrival) ran out. */
+  readonly deadline: boolean;
+  /** It was talking to the device, not waiting for it. */
+  readonly calling: boolean;
 }
 
 class Iot implements IotModule {
   readonly #config: IotConfig;
+  readonly #node: string;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #onEvent: ((topic: string, data: unknown) => void) | null;
@@ -177,22 +92,13 @@ class Iot implements IotModule {
   #commands = 0;
 
   constructor(config: IotConfig, deps: IotDeps) {
-    validate(config);
     this.#config = config;
+    this.#node = deps.node;
     this.#clock = deps.clock;
-    this.#log = deps.logger.with({ module: "iot" });
+    this.#log = deps.logger.with({ component: "iot" });
     this.#onEvent = deps.onEvent ?? null;
     const http = { fetch: deps.fetch ?? fetch, clock: deps.clock };
-    for (const d of config.devices) {
-      this.#devices.set(d.id, new Device(d, createDriver(d, http)));
-      if (d.driver === "shelly" && (d.user !== null || d.password !== null)) {
-        this.#log.warn(
-          `[device:${d.id}] user and password are ignored: Portal does not support Shelly ` +
-            `authentication, so turn it off on the device`,
-          { device: d.id },
-        );
-      }
-    }
+    for (const d of config.devices) this.#devices.set(d.id, new Device(d, createDriver(d, http)));
   }
 
   get counters(): IotCounters {
@@ -273,9 +179,9 @@ class Iot implements IotModule {
   #unknownDevice(id: string): PathResponse {
     const known = [...this.#devices.keys()];
     const list = known.length === 0
-      ? "this node has no devices"
+      ? `${this.#node} has no devices`
       : `known: ${known.slice(0, 10).join(", ")}${known.length > 10 ? ", …" : ""}`;
-    return fail(Status.NotFound, `no device ${JSON.stringify(id)} on this node (${list})`);
+    return fail(Status.NotFound, `no device ${JSON.stringify(id)} on ${this.#node} (${list})`);
   }
 
   #track<T>(p: Promise<T>): Promise<T> {
@@ -295,33 +201,45 @@ class Iot implements IotModule {
     if (this.#lifecycle.kind === "stopped") {
       return fail(Status.Overloaded, `device ${id} was not switched: the node is shutting down`);
     }
-    const signal = req.signal
-      ? AbortSignal.any([req.signal, this.#stopper.signal])
-      : this.#stopper.signal;
-    return this.#track(this.#runCommand(d, action, signal, req.origin ?? "local"));
+    return this.#track(this.#runCommand(d, action, req.signal, req.origin ?? "local"));
   }
 
+  /**
+   * Waits for the device, then switches it; the whole of it ends within the device's timeout
+   * from now, so a device that hangs costs its callers that timeout and nothing more.
+   */
   async #runCommand(
     d: Device,
     action: DeviceAction,
-    signal: AbortSignal,
+    callerSignal: AbortSignal | undefined,
     by: string,
   ): Promise<PathResponse> {
-    const id = d.config.id;
+    const deadline = new AbortController();
+    const timer = this.#clock.setTimeout(() => deadline.abort(), d.config.timeoutMs);
+    const signal = AbortSignal.any([
+      ...(callerSignal ? [callerSignal] : []),
+      this.#stopper.signal,
+      deadline.signal,
+    ]);
+    let holding = false;
+    let calling = false;
+    const cancelled = () =>
+      new DeviceError("cancelled", `the ${action} command for device ${d.id} was cancelled`);
     try {
       await d.lock.acquire(
         signal,
         () =>
           new DeviceError(
             "busy",
-            `device ${id} already has ${MAX_WAITING_COMMANDS} commands waiting; try again shortly`,
+            `device busy: ${d.id} already has ${MAX_WAITING_COMMANDS} commands waiting; ` +
+              "try again shortly",
           ),
-        () => new DeviceError("cancelled", `the ${action} command for device ${id} was cancelled`),
+        cancelled,
       );
-    } catch (e) {
-      return this.#failure(d, e, by);
-    }
-    try {
+      holding = true;
+      // Granted in the same turn as its time ran out: the device was never asked.
+      if (signal.aborted) throw cancelled();
+      calling = true;
       this.#commands++;
       const on = action === DeviceAction.Toggle
         ? await d.driver.toggle(signal)
@@ -329,25 +247,36 @@ class Iot implements IotModule {
       this.#observe(d, on, ONLINE, by);
       return ok(d.view());
     } catch (e) {
-      return this.#failure(d, e, by);
+      return this.#failure(d, e, by, { deadline: deadline.signal.aborted, calling });
     } finally {
-      d.lock.release();
+      this.#clock.clear(timer);
+      if (holding) d.lock.release();
     }
   }
 
   /** Maps a failed command to its response; device faults also mark the device offline. */
-  #failure(d: Device, e: unknown, by: string): PathResponse {
+  #failure(d: Device, e: unknown, by: string, end: CommandEnd): PathResponse {
     if (!(e instanceof DeviceError)) throw e;
-    if (e.deviceFault) {
-      this.#failures++;
-      this.#observe(d, null, { kind: "offline", error: e.message }, by);
-      return fail(Status.Unreachable, e.message);
-    }
     if (e.code === "busy") return fail(Status.Overloaded, e.message);
-    if (this.#stopper.signal.aborted) {
+    if (!e.deviceFault && this.#stopper.signal.aborted) {
       return fail(Status.Overloaded, `${e.message}: the node is shutting down`);
     }
-    return fail(Status.Timeout, e.message);
+    let error = e;
+    if (!e.deviceFault && end.deadline) {
+      if (!end.calling) {
+        // Not this device's answer that is late but the one before it: leave the state alone.
+        return fail(
+          Status.Timeout,
+          `${d.named} did not answer within ${d.timeoutText}: it was still busy with an ` +
+            "earlier command",
+        );
+      }
+      error = new DeviceError("timeout", `${d.named} did not answer within ${d.timeoutText}`);
+    }
+    if (!error.deviceFault) return fail(Status.Timeout, error.message);
+    this.#failures++;
+    this.#observe(d, null, { kind: "offline", error: error.message }, by);
+    return fail(error.code === "timeout" ? Status.Timeout : Status.Unreachable, error.message);
   }
 
   /** Reads one device unless it is busy, then schedules the next read; never overlaps itself. */
@@ -365,8 +294,8 @@ class Iot implements IotModule {
         this.#observe(d, on, ONLINE, "poll");
       } catch (e) {
         if (!(e instanceof DeviceError)) {
-          this.#log.error(`polling device ${d.config.id} failed unexpectedly: ${String(e)}`, {
-            device: d.config.id,
+          this.#log.error(`polling device ${d.id} failed unexpectedly: ${String(e)}`, {
+            device: d.id,
           });
         } else if (e.deviceFault) {
           this.#failures++;
@@ -389,7 +318,7 @@ class Iot implements IotModule {
 
   /** Records a device's new state; a change of on/online is logged, counted and published. */
   #observe(d: Device, on: boolean | null, link: Link, by: string): void {
-    const id = d.config.id;
+    const id = d.id;
     const before = d.link;
     const changed = d.on !== on || before.kind !== link.kind;
     d.on = on;
@@ -418,7 +347,7 @@ class Iot implements IotModule {
   }
 }
 
-/** Creates mod_iot for `config` ([mod_iot] and its [device:ID] sections); throws IotConfigError. */
+/** Creates mod_iot for `config` ([mod_iot] and its [device:ID] sections, as src/config resolved them). */
 export function createIotModule(config: IotConfig, deps: IotDeps): IotModule {
   return new Iot(config, deps);
 }
