@@ -3,6 +3,7 @@
  * work (`settle`, `settled`) for code driven by a fake clock.
  */
 import { setImmediate } from "node:timers";
+import { MAX_TIMER_MS } from "../../src/util/clock.ts";
 
 /** A `within` guard ran out. */
 export class TimedOut extends Error {
@@ -37,7 +38,7 @@ export async function within<T>(
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => reject(options.onTimeout?.() ?? new TimedOut(what, ms)),
-      Math.max(0, ms),
+      Math.min(Math.max(0, ms), MAX_TIMER_MS),
     );
   });
   try {

@@ -37,7 +37,7 @@ export function mainArgs(args: readonly string[], denoFlags: readonly string[] =
 export class ChildExited extends Error {
   override readonly name = "ChildExited";
   readonly code = "exited";
-  constructor(message: string, readonly status: Deno.CommandStatus | null) {
+  constructor(message: string, readonly child: Child, readonly status: Deno.CommandStatus) {
     super(message);
   }
 }
@@ -49,8 +49,12 @@ export function describeStatus(s: Deno.CommandStatus): string {
 
 /** Options of {@link Child}. */
 export interface ChildOptions {
-  /** Arguments of the Deno executable, e.g. {@link mainArgs}. */
+  /** The program. Default the Deno executable running this process. */
+  readonly command?: string;
+  /** Its arguments, e.g. {@link mainArgs}. */
   readonly args: readonly string[];
+  /** Variables added to (or replacing those of) this process's environment. Default none. */
+  readonly env?: Readonly<Record<string, string>>;
   /** Working directory. Default the repository root. */
   readonly cwd?: string;
   /** `piped` enables `send` and `closeStdin`. Default `null`. */
@@ -67,10 +71,15 @@ export interface ChildOptions {
   readonly onLine?: (line: string) => void;
 }
 
-/** One spawned Deno process whose stdout and stderr lines (merged) can be awaited. */
+/** One spawned process (by default Deno) whose output lines can be awaited. */
 export class Child {
   readonly name: string;
+  /** stdout and stderr lines, merged in arrival order (or the log file's lines). */
   readonly log: LineLog;
+  /** stdout lines alone (piped output only). */
+  readonly out: LineLog;
+  /** stderr lines alone (piped output only). */
+  readonly err: LineLog;
   /** Resolves when the process has exited. */
   readonly status: Promise<Deno.CommandStatus>;
   /** Rejects with a {@link ChildExited} once the process has exited and its output is read. */
@@ -83,48 +92,48 @@ export class Child {
 
   constructor(name: string, options: ChildOptions) {
     this.name = name;
-    this.log = new LineLog({ keep: options.keepLines, onLine: options.onLine });
-    const output = options.output ?? "piped";
+    const keep = options.keepLines;
+    this.log = new LineLog({ keep, onLine: options.onLine });
+    this.out = new LineLog({ keep, onLine: (l) => this.log.add(l) });
+    this.err = new LineLog({ keep, onLine: (l) => this.log.add(l) });
     const stdin = options.stdin ?? "null";
-    const cwd = options.cwd ?? REPO_ROOT;
+    const output = options.output ?? "piped";
+    let reading: Promise<void>;
     if (typeof output === "object") {
       // Deno cannot hand a file to a child as stdout, so `sh` redirects and then becomes the
       // child itself (exec): the PID is the Deno process's.
       Deno.writeTextFileSync(output.file, "");
       const file = Deno.openSync(output.file, { read: true });
       const watcher = Deno.watchFs(output.file, { recursive: false });
-      this.#child = new Deno.Command("sh", {
-        args: [
-          "-c",
-          'log=$1; shift; exec "$@" >>"$log" 2>&1',
-          `portal-${name}`,
-          output.file,
-          Deno.execPath(),
-          ...options.args,
-        ],
-        cwd,
+      const wrapper = ["-c", 'log=$1; shift; exec "$@" >>"$log" 2>&1', `portal-${name}`];
+      this.#child = spawn(
+        "sh",
+        [...wrapper, output.file, options.command ?? Deno.execPath(), ...options.args],
+        options,
         stdin,
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      this.#drained = this.#follow(file, watcher);
+        "null",
+      );
+      reading = this.#follow(file, watcher);
     } else {
-      this.#child = new Deno.Command(Deno.execPath(), {
-        args: [...options.args],
-        cwd,
-        stdin,
-        stdout: output,
-        stderr: output,
-      }).spawn();
-      this.#drained = output === "piped"
-        ? Promise.all([this.#pump(this.#child.stdout), this.#pump(this.#child.stderr)])
-          .then(() => this.log.end())
-        : this.#child.status.then(() => this.log.end());
+      const command = options.command ?? Deno.execPath();
+      this.#child = spawn(command, options.args, options, stdin, output);
+      reading = output === "piped"
+        ? Promise.all([
+          this.#pump(this.#child.stdout, this.out),
+          this.#pump(this.#child.stderr, this.err),
+        ]).then(() => {})
+        : this.#child.status.then(() => {});
     }
     this.#stdin = stdin === "piped" ? this.#child.stdin.getWriter() : null;
     this.status = this.#child.status.then((s) => (this.#exit = s));
+    // Nobody reads a dead process's stdin: it is closed once the process has exited.
+    this.#drained = Promise.all([reading, this.status.then(() => this.closeStdin())]).then(() => {
+      this.out.end();
+      this.err.end();
+      this.log.end();
+    });
     this.died = this.exited().then((s) => {
-      throw new ChildExited(`${name} exited early (${describeStatus(s)})`, s);
+      throw new ChildExited(`${name} exited early (${describeStatus(s)})`, this, s);
     });
     this.died.catch(() => {});
   }
@@ -176,6 +185,7 @@ export class Child {
         throw new ChildExited(
           `${this.name} ended (${describeStatus(s)}) while waiting for ${what}; ` +
             `its last lines:\n${this.tail()}`,
+          this,
           s,
         );
       }
@@ -229,12 +239,14 @@ export class Child {
     this.#child.unref();
   }
 
-  async #pump(stream: ReadableStream<Uint8Array>): Promise<void> {
+  async #pump(stream: ReadableStream<Uint8Array>, into: LineLog): Promise<void> {
     try {
-      for await (const text of stream.pipeThrough(new TextDecoderStream())) this.log.feed(text);
+      for await (const text of stream.pipeThrough(new TextDecoderStream())) into.feed(text);
     } catch {
       // The process went away mid-read; what arrived is kept.
     }
+    // A last unterminated line reaches the merged log too.
+    into.end();
   }
 
   /** Reads the log file on each change, and to its end once the child has exited. */
@@ -269,8 +281,24 @@ export class Child {
     await read();
     close();
     await changes;
-    this.log.end();
   }
+}
+
+function spawn(
+  command: string,
+  args: readonly string[],
+  o: ChildOptions,
+  stdin: Deno.CommandOptions["stdin"],
+  output: "piped" | "inherit" | "null",
+): Deno.ChildProcess {
+  return new Deno.Command(command, {
+    args: [...args],
+    cwd: o.cwd ?? REPO_ROOT,
+    env: o.env === undefined ? undefined : { ...o.env },
+    stdin,
+    stdout: output,
+    stderr: output,
+  }).spawn();
 }
 
 /** Options of {@link startNode}: those of a {@link Child} but its arguments. */
@@ -321,17 +349,22 @@ export interface NodePorts {
   readonly api: number | null;
 }
 
+/** The ports of a `node ready` log line (text or JSON); null for any other line. */
+export function readyPorts(line: string, name = "the node"): NodePorts | null {
+  const l = parseLogLine(line);
+  if (l?.msg !== "node ready") return null;
+  const port = (key: string) => {
+    const v = String(l.fields[key] ?? "off");
+    return v === "off" ? null : addressPort(v, `${name}'s ${key} address`);
+  };
+  return { federation: port("federation"), api: port("api") };
+}
+
 /**
- * Waits for a node's `node ready` line (text or JSON log) and reads the ports it really listens
- * on: start nodes with `listen_port = 0` and `listen = 127.0.0.1:0`, then write the configs that
- * need their ports.
+ * Waits for a node's `node ready` line and reads the ports it really listens on: start nodes
+ * with `listen_port = 0` and `listen = 127.0.0.1:0`, then write the configs that need their ports.
  */
 export async function nodeReady(node: Child, ms = WAIT_MS): Promise<NodePorts> {
   const line = await node.waitFor((l) => parseLogLine(l)?.msg === "node ready", "node ready", ms);
-  const fields = parseLogLine(line)!.fields;
-  const port = (key: string) => {
-    const v = String(fields[key] ?? "off");
-    return v === "off" ? null : addressPort(v, `${node.name}'s ${key} address`);
-  };
-  return { federation: port("federation"), api: port("api") };
+  return readyPorts(line, node.name)!;
 }

@@ -62,6 +62,13 @@ export class LineLog {
     if (added) this.#notify();
   }
 
+  /** Adds one complete line (no `\n`). Ignored after `end`. */
+  add(line: string): void {
+    if (this.#ended) return;
+    this.#push(line);
+    this.#notify();
+  }
+
   /** No more text will come; a last unterminated line becomes visible. */
   end(): void {
     if (this.#ended) return;
