@@ -106,13 +106,19 @@ export class Child {
       const file = Deno.openSync(output.file, { read: true });
       const watcher = Deno.watchFs(output.file, { recursive: false });
       const wrapper = ["-c", 'log=$1; shift; exec "$@" >>"$log" 2>&1', `portal-${name}`];
-      this.#child = spawn(
-        "sh",
-        [...wrapper, output.file, options.command ?? Deno.execPath(), ...options.args],
-        options,
-        stdin,
-        "null",
-      );
+      try {
+        this.#child = spawn(
+          "sh",
+          [...wrapper, output.file, options.command ?? Deno.execPath(), ...options.args],
+          options,
+          stdin,
+          "null",
+        );
+      } catch (e) {
+        watcher.close();
+        file.close();
+        throw e;
+      }
       reading = this.#follow(file, watcher);
     } else {
       const command = options.command ?? Deno.execPath();
