@@ -149,15 +149,15 @@ function loadAvg(): string {
 
 /**
  * Why the machine counts as busy, or null: other processes used a quarter of a CPU or more
- * during the run, or the 1-minute load average was at least half the CPUs before it started.
+ * during the run. Measured rather than read from the load average, which lags by a minute and
+ * so also counts work that ended before the run began.
  */
 function busyNote(m: Machine): string | null {
-  const load1 = Number(m.loadAvgStart.split(" ")[0]);
   const others = m.otherCpus ?? 0;
-  if (others < BUSY_OTHER_CPUS && load1 < m.nproc / 2) return null;
+  if (others < BUSY_OTHER_CPUS) return null;
   return `the machine was busy: other processes used ${others.toFixed(2)} of ${m.nproc} CPUs ` +
-    `during the run, load average ${m.loadAvgStart} before it; figures may be low because of ` +
-    "that (run it again on a quiet machine)";
+    `during the run (load average ${m.loadAvgStart} at start, ${m.loadAvgEnd} at end); ` +
+    "figures may be low because of that (run it again on a quiet machine)";
 }
 
 // ---- the run ---------------------------------------------------------------
