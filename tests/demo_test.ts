@@ -4,6 +4,7 @@
  * with --keep (where the nodes must outlive the demo until stopped as it says).
  */
 import assert from "node:assert/strict";
+import { Child, LinesEnded, mainArgs } from "./kit/mod.ts";
 
 /** The permissions of deno.json's `demo` task. */
 const DEMO_FLAGS = ["--allow-run", "--allow-read", "--allow-write", "--allow-net=127.0.0.1"];
@@ -13,76 +14,56 @@ const GUARD_MS = 60_000;
 
 /** A running demo whose output lines can be awaited. */
 class DemoRun {
-  readonly out: string[] = [];
-  readonly err: string[] = [];
-  readonly #child: Deno.ChildProcess;
-  readonly #pumps: Promise<void>;
+  readonly child: Child;
   readonly #guard: ReturnType<typeof setTimeout>;
-  #wake: (() => void)[] = [];
-  #ended = false;
   readonly startedAt = performance.now();
 
-  constructor(args: string[] = []) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...DEMO_FLAGS, DEMO_TS, ...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#guard = setTimeout(() => this.kill("SIGKILL"), GUARD_MS);
-    this.#pumps = Promise.all([
-      this.#read(this.#child.stdout, this.out),
-      this.#read(this.#child.stderr, this.err),
-    ]).then(() => {
-      this.#ended = true;
-      this.#notify();
+  /** With `terminal`, the demo runs on a pseudo-terminal (`script`) whose keys `type` sends. */
+  constructor(args: string[] = [], terminal?: { readonly env: Record<string, string> }) {
+    const deno = [Deno.execPath(), "run", ...DEMO_FLAGS, DEMO_TS, ...args];
+    this.child = new Child("demo", {
+      ...(terminal
+        ? {
+          command: "script",
+          args: ["--quiet", "--return", "--command", deno.map(shellWord).join(" "), "/dev/null"],
+          stdin: "piped",
+          env: terminal.env,
+        }
+        : { args: deno.slice(1) }),
     });
+    this.#guard = setTimeout(() => this.kill("SIGKILL"), GUARD_MS);
   }
 
-  async #read(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
-    let rest = "";
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-      rest += text;
-      let nl;
-      while ((nl = rest.indexOf("\n")) >= 0) {
-        into.push(rest.slice(0, nl));
-        rest = rest.slice(nl + 1);
-        this.#notify();
-      }
-    }
-    if (rest !== "") into.push(rest);
+  get out(): readonly string[] {
+    return this.child.out.lines;
   }
 
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = [];
-    for (const w of wake) w();
+  get err(): readonly string[] {
+    return this.child.err.lines;
   }
 
   /** The first stdout line matching `re` (the demo's own deadlines bound the wait). */
   async line(re: RegExp): Promise<RegExpExecArray> {
-    while (true) {
-      for (const l of this.out) {
-        const m = re.exec(l);
-        if (m) return m;
-      }
-      if (this.#ended) throw new Error(`no line matching ${re} in:\n${this.text}`);
-      await new Promise<void>((r) => this.#wake.push(r));
+    try {
+      return await this.child.out.match(re);
+    } catch (e) {
+      if (e instanceof LinesEnded) throw new Error(`no line matching ${re} in:\n${this.text}`);
+      throw e;
     }
   }
 
   kill(sig: Deno.Signal): void {
-    try {
-      this.#child.kill(sig);
-    } catch {
-      // Already exited.
-    }
+    this.child.signal(sig);
+  }
+
+  /** Keys typed on the terminal. */
+  async type(keys: string): Promise<void> {
+    await this.child.send(keys);
   }
 
   /** Waits for the exit; all output read. */
   async finish(): Promise<{ code: number; ms: number }> {
-    const status = await this.#child.status;
-    await this.#pumps;
+    const status = await this.child.exited();
     clearTimeout(this.#guard);
     return { code: status.code, ms: performance.now() - this.startedAt };
   }
@@ -100,6 +81,11 @@ class DemoRun {
   async dir(): Promise<string> {
     return (await this.line(/^ {2}directory: (\S+) /))[1];
   }
+}
+
+/** `word` quoted for `sh`. */
+function shellWord(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Whether a process runs (a zombie is not running). */
@@ -131,7 +117,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Lines following `header` up to the next prompt or blank line. */
-function outputOf(lines: string[], header: string): string[] {
+function outputOf(lines: readonly string[], header: string): string[] {
   const at = lines.indexOf(header);
   assert.ok(at >= 0, `no '${header}' in:\n${lines.join("\n")}`);
   const rest = lines.slice(at + 1);
@@ -247,6 +233,18 @@ Deno.test("demo --keep leaves the nodes serving and prints how to stop them", as
     assert.equal(res.status, 200);
     assert.equal(body.on, true, "the tour's 'iot on plug-001' holds on the kept factory");
 
+    // The shell line works as printed (`task start` is main.ts with the node's permissions).
+    assert.ok(!run.out.some((l) => l.includes("--config")), "no hint at office.ini (port 0)");
+    const shell = new Child("shell", {
+      args: mainArgs(["shell", "--url", url, "-c", "node peers"]),
+    });
+    const status = await shell.exited();
+    assert.equal(status.code, 0, shell.lines.join("\n"));
+    assert.ok(
+      shell.out.lines.some((l) => /^factory\s.*\svia-hub\s/.test(l)),
+      shell.lines.join("\n"),
+    );
+
     const stop = await run.line(/^ {2}stop: {3}kill ([\d ]+) && rm -rf (\S+)$/);
     assert.deepEqual(stop[1].split(" ").map(Number), [pids.hub, pids.office, pids.factory]);
     assert.equal(stop[2], dir);
@@ -260,4 +258,66 @@ Deno.test("demo --keep leaves the nodes serving and prints how to stop them", as
     for (const pid of Object.values(pids)) if (alive(pid)) Deno.kill(pid, "SIGKILL");
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** Whether `script` (util-linux) is there to give the demo a terminal. */
+const hasScript = (() => {
+  try {
+    return new Deno.Command("script", { args: ["--version"] }).outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** The terminal's text without colour and cursor sequences. */
+function plain(line: string): string {
+  // deno-lint-ignore no-control-regex
+  return line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
+}
+
+Deno.test({
+  name:
+    "demo in a terminal: Ctrl-C in the shell clears the line, Ctrl-D ends the demo and stops all",
+  ignore: !hasScript,
+  fn: async () => {
+    // The shell keeps a history in $HOME; Deno's cache stays where it is.
+    const home = await Deno.makeTempDir({ prefix: "portal-demo-home-" });
+    const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
+    const denoDir: string = JSON.parse(new TextDecoder().decode(info.stdout)).denoDir;
+    const run = new DemoRun([], { env: { HOME: home, DENO_DIR: denoDir } });
+    /** The first terminal line from index `from` on that matches `re`. */
+    const screen = (re: RegExp, from = 0) =>
+      run.child.out.next((l) => re.exec(plain(l)) ?? undefined, from);
+    try {
+      const hint = await screen(/^Opening portal shell on office\. (.*)$/);
+      assert.match(hint[1], /'exit' or Ctrl-D ends the demo/);
+      assert.match(hint[1], /Ctrl-C in the shell only clears the line/);
+      await screen(/^Connected to office /);
+      // Typed ahead of the prompt: the line discipline holds it until the shell reads.
+      let mark = run.child.out.count;
+      await run.type("pwd\r");
+      await screen(/^\/$/, mark);
+      mark = run.child.out.count;
+      await run.type("node sta\x03");
+      await screen(/\^C$/, mark);
+      mark = run.child.out.count;
+      await run.type("node status\r");
+      await screen(/^Peers: 2 connected, 0 disconnected$/, mark);
+      const pids = await run.pids();
+      for (const [name, pid] of Object.entries(pids)) {
+        assert.ok(alive(pid), `${name} (pid ${pid}) stopped on Ctrl-C:\n${run.text}`);
+      }
+      await run.type("\x04");
+      const { code } = await run.finish();
+      assert.equal(code, 0, run.text);
+      await screen(/^Stopped the nodes and removed /, mark);
+      await assertNothingLeft(run);
+    } finally {
+      run.kill("SIGKILL");
+      await run.finish();
+      const pids = run.out.length > 0 ? await run.pids().catch(() => null) : null;
+      for (const pid of Object.values(pids ?? {})) if (alive(pid)) Deno.kill(pid, "SIGKILL");
+      await Deno.remove(home, { recursive: true });
+    }
+  },
 });

@@ -4,24 +4,27 @@
  * seed's shell transcript through `portal shell` with piped stdin.
  */
 import assert from "node:assert/strict";
-import { freePort, makeCertDir, modNode, NodeProcess, writeIni } from "./helpers/cluster.ts";
+import {
+  type Child,
+  deadPort,
+  device,
+  http,
+  iot,
+  listenLocal,
+  mainArgs,
+  makeCertDir,
+  modNode,
+  nodeReady,
+  peer,
+  portOf,
+  startNode,
+  writeIni,
+} from "./kit/mod.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
+/** `portal shell --url URL` fed `input` on stdin; stdout and stderr apart. */
 async function shell(url: string, input: string, extra: string[] = []) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      "--allow-write",
-      MAIN,
-      "shell",
-      "--url",
-      url,
-      ...extra,
-    ],
+    args: mainArgs(["shell", "--url", url, ...extra]),
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -40,55 +43,62 @@ async function shell(url: string, input: string, extra: string[] = []) {
 Deno.test("HTTP API and shell against three main.ts processes", async (t) => {
   const dir = await makeCertDir(["hub", "office", "factory"]);
   // A device that accepts connections and never answers: the request deadline must win.
-  const hanging = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const hanging = listenLocal();
   const held: Deno.Conn[] = [];
   const holding = (async () => {
     try {
       for await (const c of hanging) held.push(c);
     } catch { /* closed */ }
   })();
-  const hubPort = freePort();
-  const officeApi = freePort();
-  const factoryApi = freePort();
-  const hubIni = await writeIni(dir, "hub", modNode("hub", hubPort) + "[mod_http]\nlisten = off\n");
-  const factoryIni = await writeIni(
-    dir,
-    "factory",
-    modNode("factory", "off") +
-      `[peer:hub]\nhost = 127.0.0.1\nport = ${hubPort}\nauto_connect = true\n` +
-      `[mod_http]\nlisten = 127.0.0.1:${factoryApi}\n` +
-      "[mod_iot]\npoll_interval = 1h\n" +
-      "[device:plug-001]\ndriver = sim\nlabel = Press line plug\n" +
-      `[device:slow-1]\ndriver = tasmota\nhost = 127.0.0.1:${
-        (hanging.addr as Deno.NetAddr).port
-      }\ntimeout = 20s\n`,
-  );
-  const officeIni = await writeIni(
-    dir,
-    "office",
-    modNode("office", "off", "request_timeout = 1500ms") +
-      `[peer:hub]\nhost = localhost\nport = ${hubPort}\nauto_connect = true\n` +
-      `[peer:factory]\nhost = 127.0.0.1\nport = ${freePort()}\nauto_connect = true\nhub = hub\n` +
-      `[peer:nowhere]\nhost = 127.0.0.1\nport = ${freePort()}\n` +
-      `[mod_http]\nlisten = 127.0.0.1:${officeApi}\n`,
-  );
-  const nodes = [
-    new NodeProcess("hub", hubIni),
-    new NodeProcess("factory", factoryIni),
-    new NodeProcess("office", officeIni),
-  ];
-  const [hub, factory, office] = nodes;
-  const url = `http://127.0.0.1:${officeApi}`;
-  const api = async (path: string, init?: RequestInit) => {
-    const r = await fetch(`${url}/api${path}`, init);
-    return { status: r.status, body: await r.json() };
+  const nodes: Child[] = [];
+  const start = (name: string, ini: string) => {
+    const node = startNode(name, ini);
+    nodes.push(node);
+    return node;
   };
   try {
-    await hub.waitFor(/authenticated peer=factory/);
-    await hub.waitFor(/authenticated peer=office/);
-    await office.waitFor(/node ready/);
-    await factory.waitFor(/node ready/);
-    await office.waitFor(/factory is reachable via hub/);
+    // The hub first, on a port of its choosing; the others' configs are written with it.
+    const hub = start("hub", await writeIni(dir, "hub", modNode("hub"), http("off")));
+    const hubPort = (await nodeReady(hub)).federation!;
+    const factory = start(
+      "factory",
+      await writeIni(
+        dir,
+        "factory",
+        modNode("factory", { listenPort: "off" }),
+        peer("hub", { port: hubPort }),
+        http(),
+        iot({ poll_interval: "1h" }),
+        device("plug-001", { driver: "sim", label: "Press line plug" }),
+        device("slow-1", {
+          driver: "tasmota",
+          host: `127.0.0.1:${portOf(hanging)}`,
+          timeout: "20s",
+        }),
+      ),
+    );
+    const office = start(
+      "office",
+      await writeIni(
+        dir,
+        "office",
+        modNode("office", { listenPort: "off", extra: { request_timeout: "1500ms" } }),
+        peer("hub", { host: "localhost", port: hubPort }),
+        peer("factory", { port: deadPort(), hub: "hub" }),
+        peer("nowhere", { port: deadPort(), autoConnect: false }),
+        http(),
+      ),
+    );
+    const [officePorts, factoryPorts] = await Promise.all([nodeReady(office), nodeReady(factory)]);
+    const url = `http://127.0.0.1:${officePorts.api}`;
+    const factoryApi = factoryPorts.api;
+    const api = async (path: string, init?: RequestInit) => {
+      const r = await fetch(`${url}/api${path}`, init);
+      return { status: r.status, body: await r.json() };
+    };
+    await hub.waitFor(/authenticated peer=factory/, "factory's link");
+    await hub.waitFor(/authenticated peer=office/, "office's link");
+    await office.waitFor(/factory is reachable via hub/, "office to hear factory is at the hub");
 
     await t.step("every path, local on office and routed to factory", async () => {
       for (const prefix of ["", "/node/factory"]) {
@@ -190,7 +200,7 @@ Deno.test("HTTP API and shell against three main.ts processes", async (t) => {
       assert.match(one.stdout, /^Peers: /m);
     });
   } finally {
-    for (const n of nodes) n.kill("SIGTERM");
+    for (const n of nodes) n.signal("SIGTERM");
     await Promise.all(nodes.map((n) => n.exited()));
     hanging.close();
     await holding;

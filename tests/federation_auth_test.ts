@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { FakeClock } from "../src/util/clock.ts";
 import { MsgType } from "../src/wire/mod.ts";
-import { KEY, linked, nodeConfig, peerConfig, startTestNode, within } from "./helpers/nodes.ts";
+import { KEY, linked, nodeConfig, peerConfig, startTestNode } from "./helpers/nodes.ts";
 import { RawClient } from "./helpers/raw_client.ts";
+import { FakeClock, within } from "./kit/mod.ts";
 
 Deno.test("Federation answers a wrong key with 401 and closes", async () => {
   const hub = startTestNode(nodeConfig("hub"), []);

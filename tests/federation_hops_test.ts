@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { PathRouter } from "../src/paths/mod.ts";
 import { RawClient } from "./helpers/raw_client.ts";
-import { KEY, linked, nodeConfig, peerConfig, startTestNode, within } from "./helpers/nodes.ts";
+import { KEY, linked, nodeConfig, peerConfig, startTestNode } from "./helpers/nodes.ts";
+import { within } from "./kit/mod.ts";
 
 Deno.test("Federation.request() spends the hop budget across self-hops (508, not a reset)", async () => {
   const office = startTestNode(nodeConfig("office", { workers: 64 }), []);

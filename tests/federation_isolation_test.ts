@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { PathRouter } from "../src/paths/mod.ts";
-import { FakeClock } from "../src/util/clock.ts";
 import { encodeFrame, type JsonObject, MsgType } from "../src/wire/mod.ts";
 import {
   KEY,
@@ -14,9 +13,9 @@ import {
   peerConfig,
   startTestNode,
   type TestNode,
-  within,
 } from "./helpers/nodes.ts";
 import { RawClient } from "./helpers/raw_client.ts";
+import { FakeClock, within } from "./kit/mod.ts";
 
 /** A factory (workers=2, queue_limit=2) on a fake clock whose `/stuck` never answers. */
 function stuckFactory(clock: FakeClock): { node: TestNode; started: () => number } {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { PathRouter } from "../src/paths/mod.ts";
 import { MsgType } from "../src/wire/mod.ts";
-import { KEY, linked, nodeConfig, peerConfig, startTestNode, within } from "./helpers/nodes.ts";
+import { KEY, linked, nodeConfig, peerConfig, startTestNode } from "./helpers/nodes.ts";
 import { RawClient } from "./helpers/raw_client.ts";
+import { within } from "./kit/mod.ts";
 
 Deno.test("Federation answers 413 locally for a request over max_frame_bytes and keeps the link", async () => {
   const hub = startTestNode(nodeConfig("hub", { maxFrameBytes: 4096 }), []);

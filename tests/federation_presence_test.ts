@@ -3,14 +3,8 @@
  * really there, shows it in /node/peers, and fails requests for it at once when it is not.
  */
 import assert from "node:assert/strict";
-import {
-  linked,
-  nodeConfig,
-  peerConfig,
-  startTestNode,
-  type TestNode,
-  within,
-} from "./helpers/nodes.ts";
+import { linked, nodeConfig, peerConfig, startTestNode, type TestNode } from "./helpers/nodes.ts";
+import { within } from "./kit/mod.ts";
 
 function viaHub(office: TestNode): Promise<void> {
   return within(

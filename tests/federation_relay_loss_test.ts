@@ -1,17 +1,15 @@
 import assert from "node:assert/strict";
 import { RelayedRequests } from "../src/federation/relayed.ts";
-import { FakeClock } from "../src/util/clock.ts";
 import {
-  deadPort,
   KEY,
   linked,
   nodeConfig,
   peerConfig,
   reachableVia,
   startTestNode,
-  within,
 } from "./helpers/nodes.ts";
 import { RawClient } from "./helpers/raw_client.ts";
+import { deadPort, FakeClock, within } from "./kit/mod.ts";
 
 Deno.test("Federation fails a relayed request at once with 502 when the relay loses the destination", async () => {
   const clock = new FakeClock();

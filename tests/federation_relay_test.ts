@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  deadPort,
-  linked,
-  nodeConfig,
-  peerConfig,
-  reachableVia,
-  startTestNode,
-} from "./helpers/nodes.ts";
+import { linked, nodeConfig, peerConfig, reachableVia, startTestNode } from "./helpers/nodes.ts";
+import { deadPort } from "./kit/mod.ts";
 
 Deno.test("Federation routes office → hub → factory when factory's direct address is dead", async () => {
   const hub = startTestNode(nodeConfig("hub"), []);

@@ -5,18 +5,10 @@
  */
 import assert from "node:assert/strict";
 import type { PathResponse } from "../src/paths/mod.ts";
-import { FakeClock } from "../src/util/clock.ts";
 import { type JsonObject, MsgType } from "../src/wire/mod.ts";
-import {
-  deadPort,
-  KEY,
-  nodeConfig,
-  peerConfig,
-  startTestNode,
-  type TestNode,
-  within,
-} from "./helpers/nodes.ts";
+import { KEY, nodeConfig, peerConfig, startTestNode, type TestNode } from "./helpers/nodes.ts";
 import { RawClient } from "./helpers/raw_client.ts";
+import { deadPort, FakeClock, settled, within } from "./kit/mod.ts";
 
 /** An office node on a fake clock with a [peer:factory] that only dials in. */
 function officeWithFactory(clock: FakeClock, requestTimeoutMs = 10_000): TestNode {
@@ -40,18 +32,6 @@ async function rawFactory(office: TestNode): Promise<RawClient> {
   }
   assert.ok(office.fed.peer("factory")?.link, "office has a link to factory");
   return c;
-}
-
-/** Tracks whether a promise has settled, for checks that it has not (yet). */
-function track<T>(p: Promise<T>): { settled: () => boolean } {
-  let done = false;
-  p.then(() => (done = true), () => (done = true));
-  return { settled: () => done };
-}
-
-/** Lets every reaction already queued run (no timers, no I/O: not a sleep). */
-async function drainMicrotasks(): Promise<void> {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
 }
 
 function isSentence(s: unknown): boolean {
@@ -122,11 +102,9 @@ Deno.test("Federation.request() fails with 504 at request_timeout when nobody an
   try {
     c = await rawFactory(office);
     const pending = office.fed.request("factory", "GET", "/iot/devices");
-    const state = track(pending);
     const req = await within(c.json(), "the request at factory");
-    clock.advance(9_999);
-    await drainMicrotasks();
-    assert.equal(state.settled(), false, "still pending at 9.999 s");
+    await clock.advanceAsync(9_999);
+    assert.equal(await settled(pending), false, "still pending at 9.999 s");
     assert.equal(clock.nextDelay(), 1, "the deadline is due at exactly 10 s");
     clock.advance(1);
     const res = await within(pending, "504");

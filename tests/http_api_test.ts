@@ -7,6 +7,7 @@ import { memoryLogger } from "../src/log/logger.ts";
 import { fail, ok, type PathRequest, PathRouter } from "../src/paths/mod.ts";
 import { ClientError, NodeClient, resolveTarget } from "../src/cli/client.ts";
 import type { Config } from "../src/config/types.ts";
+import { deadPort } from "./kit/ports.ts";
 
 const MiB = 1024 * 1024;
 
@@ -465,9 +466,7 @@ Deno.test("NodeClient get, list and call map to the API and back", async () => {
 });
 
 Deno.test("NodeClient: a closed port gives the 'cannot reach' sentence", async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
+  const port = deadPort();
   const client = new NodeClient({ url: `http://127.0.0.1:${port}` });
   await assert.rejects(client.get("/health"), (e: unknown) => {
     assert.ok(e instanceof ClientError);

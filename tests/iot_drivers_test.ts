@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { DeviceConfig } from "../src/config/types.ts";
-import { FakeClock, systemClock } from "../src/util/clock.ts";
+import { systemClock } from "../src/util/clock.ts";
 import {
   createDriver,
   DeviceError,
@@ -12,6 +12,7 @@ import {
 } from "../src/modules/iot/mod.ts";
 import { startFakeTasmota } from "./fakes/tasmota.ts";
 import { startFakeShelly } from "./fakes/shelly.ts";
+import { deadPort, FakeClock } from "./kit/mod.ts";
 
 function dev(over: Partial<DeviceConfig> = {}): DeviceConfig {
   return {
@@ -30,13 +31,6 @@ function dev(over: Partial<DeviceConfig> = {}): DeviceConfig {
 
 const live = { fetch, clock: systemClock };
 const never = new AbortController().signal;
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 async function deviceError(p: Promise<unknown>): Promise<DeviceError> {
   try {
@@ -264,7 +258,7 @@ Deno.test("shelly driver reports RPC errors, auth and garbage as sentences", asy
 });
 
 Deno.test("a refused connection is a 'refused' sentence naming device and host", async () => {
-  const host = `127.0.0.1:${freePort()}`;
+  const host = `127.0.0.1:${deadPort()}`;
   for (const driver of ["tasmota", "shelly"] as const) {
     const d = createDriver(dev({ driver, host }), live);
     const err = await deviceError(d.read(never));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { DeviceConfig, IotConfig } from "../src/config/types.ts";
 import { memoryLogger } from "../src/log/logger.ts";
 import { type PathResponse, PathRouter } from "../src/paths/mod.ts";
-import { type Clock, FakeClock, systemClock } from "../src/util/clock.ts";
+import { type Clock, systemClock } from "../src/util/clock.ts";
 import type { Method } from "../src/wire/constants.ts";
 import {
   createIotModule,
@@ -12,6 +12,7 @@ import {
 } from "../src/modules/iot/mod.ts";
 import { startFakeTasmota } from "./fakes/tasmota.ts";
 import { startFakeShelly } from "./fakes/shelly.ts";
+import { deadPort, FakeClock, settled } from "./kit/mod.ts";
 
 function dev(id: string, over: Partial<DeviceConfig> = {}): DeviceConfig {
   return {
@@ -62,21 +63,6 @@ function rig(
     events,
     req: (method, path, signal) => router.handle({ method, path, args: {}, origin: null, signal }),
   };
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** Resolves with "pending" if `p` has not settled after the event loop drained pending I/O once. */
-async function settledYet(p: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  p.then(() => (done = true), () => (done = true));
-  await new Promise((r) => setTimeout(r, 0));
-  return done;
 }
 
 Deno.test("GET and LIST /iot/devices answer every device object", async () => {
@@ -262,7 +248,7 @@ Deno.test("a shelly device switches through the router on its channel", async ()
 });
 
 Deno.test("a device that is down answers 502 naming it and goes offline", async () => {
-  const port = freePort();
+  const port = deadPort();
   const t = rig([
     dev("plug-002", { driver: "tasmota", host: `127.0.0.1:${port}`, timeoutMs: 500 }),
     dev("sim-1"),
@@ -382,7 +368,7 @@ Deno.test("a hanging device does not delay a request to another device", async (
     assert.equal(other.status, 200);
     assert.equal((other.body as DeviceView).on, true);
     assert.equal((await t.req("GET", "/iot/devices")).status, 200);
-    assert.equal(await settledYet(stuck), false);
+    assert.equal(await settled(stuck), false);
 
     t.clock.advance(3000);
     assert.deepEqual(await stuck, {
@@ -493,7 +479,7 @@ Deno.test("a command waiting behind a hanging one ends at its own deadline, not 
     });
     // The second now has the device, and 1 s left of its 3 s.
     await fake.received(2);
-    assert.equal(await settledYet(second), false);
+    assert.equal(await settled(second), false);
     t.clock.advance(1000); // 4 s
     assert.deepEqual(await second, {
       status: 504,
@@ -517,8 +503,8 @@ Deno.test("40 CALLs to a hanging device: 4 wait, the rest are refused at once, a
     fake.behaviour = "hang";
     const calls = Array.from({ length: 40 }, () => t.req("CALL", "/iot/devices/plug-001/on"));
     await fake.received(1);
-    const settled = await Promise.all(calls.map(settledYet));
-    assert.equal(settled.filter((s) => s).length, 40 - 1 - MAX_WAITING_COMMANDS);
+    const done = await Promise.all(calls.map(settled));
+    assert.equal(done.filter((s) => s).length, 40 - 1 - MAX_WAITING_COMMANDS);
     // Other devices and reads are not held up.
     assert.equal((await t.req("CALL", "/iot/devices/sim-1/on")).status, 200);
     assert.equal((await t.req("GET", "/iot/devices/plug-001")).status, 200);

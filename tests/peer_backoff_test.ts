@@ -12,8 +12,8 @@ import { type Connected, type Link, Peer, type PeerHost } from "../src/peer/peer
 import { formatDuration } from "../src/util/format.ts";
 import { type ByteStream, FrameConnection } from "../src/transport/mod.ts";
 import { type Dialer, tcpTlsDialer, TransportError } from "../src/transport/mod.ts";
-import { FakeClock } from "../src/util/clock.ts";
-import { nodeConfig, peerConfig, startTestNode, within } from "./helpers/nodes.ts";
+import { nodeConfig, peerConfig, startTestNode } from "./helpers/nodes.ts";
+import { FakeClock, within } from "./kit/mod.ts";
 
 const SCHEDULE_MS = [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000];
 

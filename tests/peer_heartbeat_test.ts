@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { Heartbeat } from "../src/peer/heartbeat.ts";
-import { FakeClock } from "../src/util/clock.ts";
 import { encodeJson, type JsonObject, MsgType } from "../src/wire/mod.ts";
 import {
   KEY,
@@ -13,9 +12,9 @@ import {
   peerConfig,
   startTestNode,
   type TestNode,
-  within,
 } from "./helpers/nodes.ts";
 import { RawClient } from "./helpers/raw_client.ts";
+import { FakeClock, within } from "./kit/mod.ts";
 
 /** A Heartbeat on a fake clock that records what it sends and when it gives up. */
 function beat(options: { intervalMs?: number; maxMissed?: number } = {}) {

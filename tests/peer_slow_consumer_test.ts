@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { memoryLogger } from "../src/log/logger.ts";
 import { Peer, type PeerHost } from "../src/peer/peer.ts";
 import { type ByteStream, FrameConnection } from "../src/transport/mod.ts";
-import { FakeClock } from "../src/util/clock.ts";
+import { FakeClock } from "./kit/mod.ts";
 import { MsgType } from "../src/wire/mod.ts";
 import { peerConfig } from "./helpers/nodes.ts";
 

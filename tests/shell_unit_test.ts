@@ -10,6 +10,7 @@ import { type CliIo, HistoryFile, readLines, shellCommand } from "../src/cli/she
 import { startHttpApi } from "../src/http/mod.ts";
 import { memoryLogger } from "../src/log/logger.ts";
 import { fail, ok, type PathRequest, PathRouter } from "../src/paths/mod.ts";
+import { deadPort } from "./kit/ports.ts";
 
 interface Device {
   id: string;
@@ -441,9 +442,7 @@ Deno.test("shell: the token comes from --token or $PORTAL_TOKEN; a wrong one fai
 });
 
 Deno.test("shell: an unreachable node gives one sentence on stderr and exit 1", async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
+  const port = deadPort();
   const sentence = `cannot reach the node at http://127.0.0.1:${port}: connection refused — ` +
     "is portal running? check [mod_http] listen\n";
   const piped = await shell(["--url", `http://127.0.0.1:${port}`], "ls\nls\npwd\n");
@@ -624,9 +623,7 @@ Deno.test("portal call: an error answer exits 1 with the error JSON on stdout an
       err: "error: 404: no such path: /nope\n",
     });
   });
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
+  const port = deadPort();
   const down = await call(["--url", `http://127.0.0.1:${port}`, "/health"]);
   assert.equal(down.code, 1);
   assert.equal(down.out, "");

@@ -16,6 +16,8 @@ import {
 } from "../scripts/compile.ts";
 import { VERSION } from "../src/version.ts";
 import { genCerts } from "../src/pki/certs.ts";
+import { within } from "./kit/async.ts";
+import { http, modNode, writeIni } from "./kit/ini.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const UNIT = `${REPO}/config/portal.service`;
@@ -688,41 +690,13 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
   if (buffered !== "") yield buffered;
 }
 
-/** `promise`, or a rejection naming `what` after `ms` (a guard, not a synchronisation). */
-async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 Deno.test("the executable's permissions let a node tell systemd READY=1 and stop on SIGTERM", async () => {
   // Plays systemd's side of Type=notify: a Unix datagram socket in $NOTIFY_SOCKET. The test
   // itself runs without --unstable-net, so a small deno child (which has it) listens.
   const dir = await Deno.makeTempDir({ prefix: "portal-notify-" });
   const sock = `${dir}/notify.sock`;
-  await Deno.writeTextFile(
-    `${dir}/node.ini`,
-    [
-      "[mod_node]",
-      "name = smoke",
-      "federation_key = smoke-key",
-      "listen_host = 127.0.0.1",
-      "listen_port = 0",
-      // TLS on: the listener runs on node:tls, which must work under these flags too.
-      "tls = true",
-      "tls_cert = smoke.pem",
-      "tls_key = smoke.key",
-      "tls_ca = ca.pem",
-      "[mod_http]",
-      "listen = 127.0.0.1:0",
-    ].join("\n") + "\n",
-  );
+  // TLS on (the kit's default): the listener runs on node:tls, which must work under these flags too.
+  await writeIni(dir, "node", modNode("smoke", { key: "smoke-key" }), http());
   await genCerts({ dir, node: "smoke", hosts: ["localhost", "127.0.0.1"] });
   const systemd = new Deno.Command(Deno.execPath(), {
     args: [
@@ -747,7 +721,7 @@ Deno.test("the executable's permissions let a node tell systemd READY=1 and stop
   let node: Deno.ChildProcess | null = null;
   let nodeOutput: Promise<[string, string]> | null = null;
   try {
-    assert.equal((await within(20_000, "notify listener", heard.next())).value, "bound");
+    assert.equal((await within(heard.next(), "notify listener", 20_000)).value, "bound");
     const info = await run(Deno.execPath(), ["info", "--json"]);
     node = new Deno.Command(Deno.execPath(), {
       args: [
@@ -775,7 +749,7 @@ Deno.test("the executable's permissions let a node tell systemd READY=1 and stop
     }).spawn();
     const n = node;
     nodeOutput = Promise.all([new Response(n.stdout).text(), new Response(n.stderr).text()]);
-    const first = await within(20_000, "READY=1", heard.next()).catch(async (e) => {
+    const first = await within(heard.next(), "READY=1", 20_000).catch(async (e) => {
       n.kill("SIGKILL");
       const [out, err] = await nodeOutput!;
       throw new Error(`${(e as Error).message}; the node said:\n${out}${err}`);
@@ -784,12 +758,12 @@ Deno.test("the executable's permissions let a node tell systemd READY=1 and stop
 
     const stopping = performance.now();
     node.kill("SIGTERM");
-    const status = await within(10_000, "exit after SIGTERM (TimeoutStopSec=10)", node.status);
+    const status = await within(node.status, "exit after SIGTERM (TimeoutStopSec=10)", 10_000);
     const ms = performance.now() - stopping;
     const [out, err] = await nodeOutput;
     assert.equal(status.code, 0, `${out}${err}`);
     assert.ok(ms < 10_000, `took ${ms} ms to stop`);
-    assert.equal((await within(5_000, "STOPPING=1", heard.next())).value, "STOPPING=1");
+    assert.equal((await within(heard.next(), "STOPPING=1", 5_000)).value, "STOPPING=1");
     assert.doesNotMatch(`${out}${err}`, /cannot notify systemd|NotCapable|Requires \w+ access/);
   } finally {
     if (node !== null) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type ByteStream, type CloseReason, FrameConnection } from "../src/transport/mod.ts";
 import { encodeFrame, type Frame, HEADER_BYTES, MsgType } from "../src/wire/mod.ts";
+import { settle } from "./kit/mod.ts";
 
 /** A stream that records writes and lets the test decide when reads and writes complete. */
 class ScriptedStream implements ByteStream {
@@ -42,8 +43,7 @@ Deno.test("FrameConnection sends every frame queued in one tick as one write", a
   const conn = new FrameConnection(stream);
   conn.start({ onFrame: () => {}, onClose: () => {} });
   for (let i = 0; i < 5; i++) conn.send(MsgType.Ping, new Uint8Array([i]));
-  await Promise.resolve();
-  await Promise.resolve();
+  await settle();
   assert.equal(stream.writes.length, 1);
   assert.equal(stream.writes[0].byteLength, 5 * (HEADER_BYTES + 1));
   conn.close();
@@ -57,15 +57,15 @@ Deno.test("FrameConnection batches frames queued while a write is in flight into
   const conn = new FrameConnection(stream);
   conn.start({ onFrame: () => {}, onClose: () => {} });
   conn.send(MsgType.Ping, new Uint8Array([1]));
-  await Promise.resolve();
+  await settle();
   for (let i = 0; i < 3; i++) {
     conn.send(MsgType.Ping, new Uint8Array([2 + i]));
-    await Promise.resolve();
+    await settle();
   }
   assert.equal(stream.writes.length, 1, "the first write is still in flight");
   stream.writeGate = Promise.resolve();
   open();
-  for (let i = 0; i < 10 && stream.writes.length < 2; i++) await Promise.resolve();
+  await settle();
   assert.equal(stream.writes.length, 2);
   assert.equal(stream.writes[1].byteLength, 3 * (HEADER_BYTES + 1));
   conn.close();
@@ -80,8 +80,7 @@ Deno.test("FrameConnection closes a peer that stops reading as a slow consumer",
   conn.start({ onFrame: () => {}, onClose: (r) => reasons.push(r) });
   const body = new Uint8Array(300);
   assert.equal(conn.send(MsgType.Event, body), true);
-  await Promise.resolve();
-  await Promise.resolve();
+  await settle();
   // The first frame is in the stuck write; the queue then fills up behind it.
   let accepted = 0;
   while (conn.send(MsgType.Event, body)) accepted++;
@@ -102,11 +101,10 @@ Deno.test("FrameConnection decodes frames split across reads and closes on a pro
     onClose: (r) => reasons.push(r),
   });
   const bytes = encodeFrame(MsgType.Ping, new Uint8Array([7, 8, 9]));
-  const tick = () => new Promise((r) => setTimeout(r, 0));
   stream.feed(bytes.subarray(0, 5));
-  await tick();
+  await settle();
   stream.feed(bytes.subarray(5));
-  await tick();
+  await settle();
   assert.deepEqual(frames.map((f) => [...f.body]), [[7, 8, 9]]);
   stream.feed(new Uint8Array(11)); // wrong magic
   await conn.closed();

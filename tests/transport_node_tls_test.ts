@@ -4,7 +4,7 @@ import { FrameConnection } from "../src/transport/connection.ts";
 import { TransportError } from "../src/transport/mod.ts";
 import { openNodeTlsListener } from "../src/transport/node_tls.ts";
 import { type Frame, MsgType } from "../src/wire/mod.ts";
-import { within } from "./helpers/nodes.ts";
+import { within } from "./kit/mod.ts";
 
 const ca = await generateCa();
 const leaf = await issueNodeCert(ca, { name: "hub", hosts: ["localhost", "127.0.0.1"] });

@@ -20,18 +20,7 @@ import {
   type WireErrorCode,
 } from "../src/wire/mod.ts";
 import { isValidNodeName } from "../src/auth/primitives.ts";
-
-/** mulberry32: tiny seeded PRNG so every random case is reproducible from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "./kit/random.ts";
 
 const enc = new TextEncoder();
 const raw = (text: string) => enc.encode(text);

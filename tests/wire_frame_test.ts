@@ -15,28 +15,7 @@ import {
   type WireErrorCode,
   writeHeader,
 } from "../src/wire/mod.ts";
-
-/** mulberry32: tiny seeded PRNG so every random case is reproducible from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randInt(rand: () => number, lo: number, hi: number): number {
-  return lo + Math.floor(rand() * (hi - lo + 1));
-}
-
-function randBytes(rand: () => number, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.floor(rand() * 256);
-  return out;
-}
+import { mulberry32, randBytes, randInt } from "./kit/random.ts";
 
 const ALL_TYPES: readonly MsgType[] = Object.values(MsgType);
 const KNOWN_CODES: ReadonlySet<WireErrorCode> = new Set<WireErrorCode>([

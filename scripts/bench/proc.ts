@@ -77,3 +77,21 @@ export class UsageWindow {
     }));
   }
 }
+
+/** Busy CPU time of the whole machine, in clock ticks (/proc/stat; idle and iowait excluded). */
+export function machineBusyTicks(): number {
+  const cpu = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/);
+  // cpu user nice system idle iowait irq softirq steal ...: steal is CPU a hypervisor gave away.
+  const [user, nice, system, , , irq, softirq, steal] = cpu.slice(1, 9).map(Number);
+  return user + nice + system + irq + softirq + (steal || 0);
+}
+
+/**
+ * CPU time of this process and of every child it has waited for (fields 14–17 of
+ * /proc/self/stat), in clock ticks: the benchmark's own share of `machineBusyTicks`.
+ */
+export function ownTicksWithChildren(): number {
+  const stat = Deno.readTextFileSync("/proc/self/stat");
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return [14, 15, 16, 17].reduce((sum, field) => sum + Number(rest[field - 3]), 0);
+}

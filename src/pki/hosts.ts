@@ -13,7 +13,7 @@ export type SubjectAltName =
 /** One `--host` entry as a subjectAltName; a usage error naming the entry otherwise. */
 export function hostSan(input: string): SubjectAltName {
   if (input.trim() === "") throw new CertError("usage", "empty host name in --host");
-  const host = parseHost(input, { wildcard: true });
+  const host = parseHost(input, { wildcard: true, strict: true });
   if (!host.ok) throw new CertError("usage", `host '${input}': ${host.message}`);
   const { kind, value } = host.value;
   return kind === "dns" ? { kind, value } : { kind: "ip", value };
@@ -38,7 +38,7 @@ export function parseHosts(hosts: readonly string[]): SubjectAltName[] {
 export function nodeSans(name: string, hosts: readonly string[]): SubjectAltName[] {
   const out: SubjectAltName[] = [];
   const seen = new Set<string>();
-  const asHost = parseHost(name);
+  const asHost = parseHost(name, { strict: true });
   if (asHost.ok && asHost.value.kind === "dns") addSan(out, seen, { kind: "dns", value: name });
   for (const san of parseHosts(hosts)) addSan(out, seen, san);
   return out;

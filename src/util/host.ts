@@ -21,10 +21,16 @@ export interface ParseHostOptions {
   readonly wildcard?: boolean;
   /** Accept an IPv6 zone id such as `%eth0` (dialing only; never in a certificate). Default false. */
   readonly zone?: boolean;
+  /**
+   * Letters, digits and hyphens only: a certificate's DNS name (RFC 5280
+   * "preferred name syntax"), where an underscore is refused. Default false.
+   */
+  readonly strict?: boolean;
 }
 
 // Letters, digits and inner hyphens; underscores too, as resolvers and /etc/hosts accept them.
 const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
+const STRICT_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
 
 const fail = (message: string): HostResult<never> => ({ ok: false, message });
@@ -80,6 +86,12 @@ export function parseHost(input: string, options: ParseHostOptions = {}): HostRe
     if (i === 0 && l === "*" && options.wildcard) {
       if (labels.length < 3) return fail("a wildcard needs at least two labels after '*.'");
       continue;
+    }
+    if (options.strict && !STRICT_LABEL.test(l)) {
+      return fail(
+        "not a valid host name or IP address for a certificate (labels of letters, digits " +
+          "and '-', 1-63 characters, not starting or ending with '-')",
+      );
     }
     if (!LABEL.test(l)) {
       return fail(

@@ -7,6 +7,7 @@ import { registerNodePaths } from "../../src/federation/paths.ts";
 import { PathRouter } from "../../src/paths/mod.ts";
 import { openListener, tcpTlsDialer } from "../../src/transport/mod.ts";
 import { type Clock, systemClock } from "../../src/util/clock.ts";
+import { within } from "../kit/async.ts";
 
 export const KEY = "test-federation-key";
 
@@ -58,14 +59,6 @@ export function peerConfig(name: string, over: Partial<PeerConfig> = {}): PeerCo
   };
 }
 
-/** A port on 127.0.0.1 with nothing listening. */
-export function deadPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 /** One in-process node: federation, router and a log kept in memory. */
 export interface TestNode {
   readonly fed: Federation;
@@ -98,19 +91,6 @@ export function startTestNode(
   if (opts.start === false) return { fed, router, log: logger.lines, port: node.listenPort ?? 0 };
   fed.start();
   return { fed, router, log: logger.lines, port: fed.listenAddr?.port ?? 0 };
-}
-
-/** Awaits `p`, failing with `what` after `ms` of real time (a guard, never a synchroniser). */
-export async function within<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Resolves when `node`'s link to `peer` is up. */
