@@ -75,8 +75,8 @@ export function authenticateInbound(
     settle();
     sendAll(conn, step.send);
     if (step.kind !== "refused") return;
-    // A refused name is logged (limited) by whoever decided it, with both addresses.
-    if (step.code !== "name_in_use") {
+    // A refused name is logged by whoever decided it, with both names or addresses.
+    if (step.code !== "name_in_use" && step.code !== "wrong_certificate") {
       log.warn("auth refused", { remote, code: step.code, reason: step.reason });
     }
     conn.flushAndClose({ kind: "local", why: `auth refused: ${step.reason}` });

@@ -60,6 +60,13 @@ export interface FederationOptions {
   readonly random?: () => number;
   /** Bytes queued to one peer before it is closed as a slow consumer. Default 8 MiB. */
   readonly maxOutboundBytes?: number;
+  /** Signs a REQUEST this node sends (§11); returns the `sig` object, or null to leave it unsigned. */
+  readonly sign?: (req: RequestMessage) => JsonObject | null;
+  /**
+   * §11 `tls_client_auth = require`: a dialer's name must be one its TLS
+   * client certificate names (CN or DNS SAN). Default false.
+   */
+  readonly requireCertificateName?: boolean;
 }
 
 /** How a request is sent: its caller's abort signal, hop budget and origin. */
@@ -142,6 +149,7 @@ export class Federation {
       maxOutboundBytes: options.maxOutboundBytes,
       keyFor: (n) => this.#peers.keyFor(n),
       admit: (peer, remote) => this.#peers.admit(peer, remote),
+      requireCertificateName: options.requireCertificateName,
       onInbound: (peer, conn, remote, rttMs) => this.#peers.adoptInbound(peer, conn, remote, rttMs),
       onClosed: () => this.#changed(),
     });
@@ -327,7 +335,7 @@ export class Federation {
       signal.addEventListener("abort", onAbort, { once: true });
       response.finally(() => signal.removeEventListener("abort", onAbort));
     }
-    const msg: RequestMessage = {
+    let msg: RequestMessage = {
       id,
       src: this.name,
       dst,
@@ -337,6 +345,8 @@ export class Federation {
       ttl,
       timeout_ms: timeoutMs,
     };
+    const sig = this.#o.sign?.(msg) ?? null;
+    if (sig !== null) msg = { ...msg, sig };
     const body = encodeJson(msg);
     if (!this.#out.fits(body)) {
       // A frame over the limit would make the receiver close the link for everyone.
@@ -389,7 +399,7 @@ export class Federation {
     const { msg, src, dst } = verdict;
     if (src !== peer.name) this.#routes.learn(src, peer.name);
     if (dst !== this.name) this.#relay.forward(link, frame, msg, dst);
-    else if (frame.type === MsgType.Request) this.#serve(msg as RequestMessage);
+    else if (frame.type === MsgType.Request) this.#serve(peer, msg as RequestMessage);
     else if (frame.type === MsgType.Response) this.#answered(link, msg as ResponseMessage);
     else this.#event(peer, msg as EventMessage);
   }
@@ -412,8 +422,8 @@ export class Federation {
   }
 
   /** A request for this node goes into its origin's worker pool (§10). */
-  #serve(req: RequestMessage): void {
-    this.#server.submit(this.#pools.get(req.src), req);
+  #serve(peer: Peer, req: RequestMessage): void {
+    this.#server.submit(this.#pools.get(req.src), req, peer.name);
   }
 
   /**

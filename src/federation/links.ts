@@ -40,6 +40,8 @@ export interface LinkManagerOptions {
   readonly keyFor: (peer: string) => string;
   /** Decides about a dialer that proved its key (a live holder of its name: 409). */
   readonly admit: (peer: string, remote: string) => Admission | Promise<Admission>;
+  /** §11: a dialer's name must be one its verified client certificate names. Default false. */
+  readonly requireCertificateName?: boolean;
   /** An inbound connection authenticated as `peer`; it must be adopted or closed now. */
   readonly onInbound: (peer: string, conn: FrameConnection, remote: string, rttMs: number) => void;
   /** A connection closed (authenticated or not). */
@@ -180,10 +182,29 @@ export class LinkManager {
     this.#handshaking.add(conn);
     authenticateInbound(conn, raw.remote, this.#auth(), {
       keyFor: this.#o.keyFor,
-      admit: (peer) => this.#o.admit(peer, raw.remote),
+      admit: (peer) => this.#admit(peer, raw),
       onAccepted: (peer, rttMs) => this.#o.onInbound(peer, conn, raw.remote, rttMs),
       onSettled: () => this.#handshaking.delete(conn),
     });
+  }
+
+  /** §11 first (the certificate must name the dialer), then the registry (§3, names in use). */
+  #admit(peer: string, raw: RawConn): Admission | Promise<Admission> {
+    if (this.#o.requireCertificateName && !(raw.certNames ?? []).includes(peer)) {
+      const names = raw.certNames?.length ? raw.certNames.join(", ") : "no certificate";
+      this.#log.warn("auth refused", {
+        remote: raw.remote,
+        code: "wrong_certificate",
+        claimed: peer,
+        certificate: names,
+      });
+      return {
+        kind: "refuse",
+        code: "wrong_certificate",
+        reason: `the dialer says it is '${peer}' but its certificate names ${names}`,
+      };
+    }
+    return this.#o.admit(peer, raw.remote);
   }
 
   #auth(): AuthContext {

@@ -41,10 +41,10 @@ export class RequestServer {
   }
 
   /**
-   * Queues `req` in its origin's `pool` (null: no pool could be had); a full
-   * queue is answered 503 at once.
+   * Queues `req` (arrived through `neighbour`) in its origin's `pool` (null:
+   * no pool could be had); a full queue is answered 503 at once.
    */
-  submit(pool: WorkerPool | null, req: RequestMessage): void {
+  submit(pool: WorkerPool | null, req: RequestMessage, neighbour: string): void {
     if (pool === null) {
       this.#o.respond(req.src, req.id, {
         status: Status.Overloaded,
@@ -55,7 +55,7 @@ export class RequestServer {
     const queuedAt = this.#o.clock.now();
     const budget = req.timeout_ms ?? this.#o.defaultBudgetMs;
     const accepted = pool.submit((release) =>
-      this.#run(req, budget - (this.#o.clock.now() - queuedAt), release)
+      this.#run(req, neighbour, budget - (this.#o.clock.now() - queuedAt), release)
     );
     if (!accepted) {
       this.#o.respond(req.src, req.id, {
@@ -72,7 +72,12 @@ export class RequestServer {
     for (const cancel of [...this.#serving]) cancel();
   }
 
-  async #run(req: RequestMessage, left: number, release: () => void): Promise<void> {
+  async #run(
+    req: RequestMessage,
+    neighbour: string,
+    left: number,
+    release: () => void,
+  ): Promise<void> {
     const { clock } = this.#o;
     if (left <= 0) {
       this.#o.drop(`request ${req.id} from ${req.src} expired in the queue`);
@@ -97,6 +102,13 @@ export class RequestServer {
       signal: abort.signal,
       hops: (req.ttl ?? DEFAULT_TTL) - 1,
       detach: release,
+      envelope: {
+        id: req.id,
+        src: req.src,
+        dst: req.dst,
+        relay: neighbour === req.src ? null : neighbour,
+        sig: req.sig,
+      },
     }).catch((e): PathResponse => ({
       status: Status.Internal,
       error: `${req.method} ${req.path} failed on ${this.#o.name}: ${errorText(e)}`,

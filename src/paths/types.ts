@@ -5,6 +5,23 @@
 import { type Method, Status } from "../wire/constants.ts";
 import type { JsonObject } from "../wire/messages.ts";
 
+/** How a request from another node arrived (absent for this node's own API and shell). */
+export interface RequestEnvelope {
+  /** The origin's request id. */
+  readonly id: number;
+  /** The origin node (same as `origin`). */
+  readonly src: string;
+  /** This node's name as the origin addressed it. */
+  readonly dst: string;
+  /** The neighbour it came through when that is not the origin itself; null when direct. */
+  readonly relay: string | null;
+  /** The origin's signature object (§11), unchecked; undefined when unsigned. */
+  readonly sig?: unknown;
+}
+
+/** What a local caller of the HTTP API may do: `full` (token, or no token set) or `read`. */
+export type CallerRole = "full" | "read";
+
 /** A request for a path, from whichever way in. */
 export interface PathRequest {
   readonly method: Method;
@@ -26,6 +43,10 @@ export interface PathRequest {
    * that other paths of the same origin keep their workers (PORTAL02.md §10).
    */
   readonly detach?: () => void;
+  /** Set for requests from other nodes: the wire fields access control needs (§11). */
+  readonly envelope?: RequestEnvelope;
+  /** Set by the HTTP API for local callers: which token they presented. */
+  readonly role?: CallerRole;
 }
 
 /** The answer: `body` on success, `error` (one sentence) on failure. */

@@ -16,6 +16,12 @@ export interface ByteStream {
 export interface RawConn {
   readonly conn: ByteStream;
   readonly remote: string;
+  /**
+   * The names (CN, then DNS SANs) of the client certificate the remote
+   * presented and the listener verified against its CA; absent when the
+   * listener does not ask for client certificates (PORTAL02.md §11).
+   */
+  readonly certNames?: readonly string[];
 }
 
 /** Accepts connections until closed. */

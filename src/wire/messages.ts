@@ -14,6 +14,8 @@ export interface RequestMessage {
   readonly args?: JsonObject;
   readonly ttl?: number;
   readonly timeout_ms?: number;
+  /** The origin's signature (§11); relays pass it on untouched. */
+  readonly sig?: unknown;
 }
 
 /** A RESPONSE body (§4; also the §3 authentication verdict). */

@@ -201,6 +201,9 @@ class Iot implements IotModule {
     if (this.#lifecycle.kind === "stopped") {
       return fail(Status.Overloaded, `device ${id} was not switched: the node is shutting down`);
     }
+    // From here the device's own queue and timeout bound the wait (PORTAL02 §10): the
+    // worker this request holds goes back to its origin's other requests.
+    req.detach?.();
     return this.#track(this.#runCommand(d, action, req.signal, req.origin ?? "local"));
   }
 
