@@ -2,10 +2,12 @@
 import assert from "node:assert/strict";
 import { RelayedRequests } from "../src/federation/relayed.ts";
 import { PresenceBook } from "../src/federation/presence.ts";
+import { PendingRequests } from "../src/federation/pending.ts";
 import { RouteTable } from "../src/federation/route_table.ts";
 import { systemClock } from "../src/util/clock.ts";
 import type { Link } from "../src/peer/peer.ts";
 import { linked, nodeConfig, peerConfig, startTestNode } from "./helpers/nodes.ts";
+import { FakeClock } from "./kit/mod.ts";
 
 Deno.test("RouteTable keeps at most maxEntries round trips and forgets those of a lost neighbour", () => {
   const routes = new RouteTable({
@@ -96,4 +98,29 @@ Deno.test("Link ids are counted per node, not per process", async () => {
     await b.fed.stop();
     await a.fed.stop();
   }
+});
+
+Deno.test("PendingRequests draws ids from its random source, skipping 0 and ids still pending", () => {
+  const clock = new FakeClock();
+  // A source that repeats itself: 0, 7, 7, 9, then 7 again.
+  const words = [0, 7, 7, 9, 7, 11];
+  let at = 0;
+  const random = (out: Uint8Array) => {
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    for (let i = 0; i + 4 <= out.byteLength; i += 4) {
+      view.setUint32(i, words[Math.min(at++, words.length - 1)], true);
+    }
+    return out;
+  };
+  const pending = new PendingRequests(clock, random);
+  const a = pending.open("factory", 1, 1000);
+  const b = pending.open("factory", 1, 1000);
+  assert.deepEqual([a.id, b.id], [7, 9], "0 is the auth verdict's; 7 was pending");
+  const real = new PendingRequests(clock);
+  const ids = new Set(Array.from({ length: 1000 }, () => real.open("x", 1, 1000).id));
+  assert.equal(ids.size, 1000);
+  assert.ok(![...ids].every((id) => id < 1000), "not a counter from 1");
+  pending.failAll("done");
+  real.failAll("done");
+  assert.equal(clock.pending, 0);
 });

@@ -8,11 +8,13 @@
  */
 import type { Link } from "../peer/peer.ts";
 import type { Clock, TimerHandle } from "../util/clock.ts";
-import { encodeJson, MsgType } from "../wire/mod.ts";
+import { encodeJson, type EventMessage, MsgType } from "../wire/mod.ts";
 import {
   type Announcement,
   announcementData,
+  decodeAnnouncement,
   PRESENCE_TOPIC,
+  PresenceBook,
   type PresenceEntry,
 } from "./presence.ts";
 
@@ -126,5 +128,57 @@ export class PresenceAnnouncer {
       this.#o.send(link, MsgType.Event, body);
     }
     this.#announced = current;
+  }
+}
+
+/** Options of {@link PresenceService}. */
+export interface PresenceServiceOptions extends PresenceAnnouncerOptions {
+  /** Routes may have changed (an announcement applied, a relay's grace over). */
+  readonly onChange: () => void;
+}
+
+/** Presence (§9) for one node: what it announces to its neighbours and what it hears from them. */
+export class PresenceService {
+  /** What each relay says it is connected to. */
+  readonly book: PresenceBook;
+  readonly #announcer: PresenceAnnouncer;
+  readonly #clock: Clock;
+
+  constructor(options: PresenceServiceOptions) {
+    this.#clock = options.clock;
+    this.#announcer = new PresenceAnnouncer(options);
+    this.book = new PresenceBook({ clock: options.clock, onGraceOver: options.onChange });
+  }
+
+  /** A neighbour authenticated: announce the new set, and expect its own announcement. */
+  linkUp(peer: string): void {
+    this.book.relayUp(peer);
+    this.#announcer.changed();
+  }
+
+  /** A link went down; `gone` when the neighbour has no link left (not a replacement). */
+  linkDown(peer: string, link: Link, gone: boolean): void {
+    this.#announcer.forget(link);
+    this.#announcer.changed();
+    if (gone) this.book.relayLost(peer, this.#clock.now());
+  }
+
+  /** A neighbour's round trip changed. */
+  latency(peer: string, ms: number | null): void {
+    this.#announcer.latency(peer, ms);
+  }
+
+  /** Applies a presence EVENT that arrived from neighbour `peer`; false when it is not one. */
+  receive(peer: string, ev: EventMessage): boolean {
+    const a = ev.src === peer ? decodeAnnouncement(ev.data) : null;
+    if (a === null) return false;
+    this.book.apply(peer, a, this.#clock.now());
+    return true;
+  }
+
+  /** Nothing is announced from now on; timers are cleared. */
+  stop(): void {
+    this.#announcer.stop();
+    this.book.stop();
   }
 }

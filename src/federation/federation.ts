@@ -28,8 +28,8 @@ import { admit } from "./admit.ts";
 import { LinkManager } from "./links.ts";
 import { PendingRequests } from "./pending.ts";
 import { PeerRegistry } from "./registry.ts";
-import { PresenceAnnouncer } from "./announcer.ts";
-import { decodeAnnouncement, PRESENCE_TOPIC, PresenceBook } from "./presence.ts";
+import { PresenceService } from "./announcer.ts";
+import { PRESENCE_TOPIC } from "./presence.ts";
 import { Relay } from "./relay.ts";
 import { RouteTable } from "./route_table.ts";
 import { Sender } from "./sender.ts";
@@ -89,8 +89,7 @@ export class Federation {
   readonly #pending: PendingRequests;
   readonly #relay: Relay;
   readonly #routes: RouteTable;
-  readonly #presence: PresenceBook;
-  readonly #announcer: PresenceAnnouncer;
+  readonly #presence: PresenceService;
   readonly #out: Sender;
   readonly #links: LinkManager;
   readonly #server: RequestServer;
@@ -109,14 +108,17 @@ export class Federation {
     this.#log = options.logger;
     this.#limiter = new LogLimiter({ logger: options.logger, clock: options.clock });
     this.#pending = new PendingRequests(options.clock);
-    this.#presence = new PresenceBook({
+    this.#presence = new PresenceService({
+      name: this.name,
       clock: options.clock,
-      onGraceOver: () => this.#changed(),
+      links: () => this.#peers.links(),
+      send: (link, type, body) => this.#out.write(link, type, body),
+      onChange: () => this.#changed(),
     });
     this.#routes = new RouteTable({
       configs: options.config.peers,
       linkOf: (name) => this.#peers.linkOf(name),
-      presence: this.#presence,
+      presence: this.#presence.book,
       clock: options.clock,
     });
     this.#out = new Sender({
@@ -134,12 +136,6 @@ export class Federation {
       defaultBudgetMs: node.requestTimeoutMs,
     });
     this.#reachability = new HubReachabilityLog(options.config.peers, this.#routes, this.#log);
-    this.#announcer = new PresenceAnnouncer({
-      name: this.name,
-      clock: options.clock,
-      links: () => this.#peers.links(),
-      send: (link, type, body) => this.#out.write(link, type, body),
-    });
     this.#links = new LinkManager({
       node,
       logger: options.logger,
@@ -174,7 +170,7 @@ export class Federation {
       onFrame: (peer, link, frame) => this.#onFrame(peer, link, frame),
       onLinkUp: (peer, link) => this.#linkUp(peer, link),
       onLinkDown: (peer, link, reason) => this.#linkDown(peer, link, reason),
-      onLatency: (peer, _link, ms) => this.#announcer.latency(peer.name, ms),
+      onLatency: (peer, _link, ms) => this.#presence.latency(peer.name, ms),
     };
     this.#peers = new PeerRegistry({
       node,
@@ -214,19 +210,13 @@ export class Federation {
 
   /** Starts every auto_connect peer's dial-and-reconnect cycle. */
   dialAll(): void {
-    for (const p of this.#peers.all()) {
-      if (p.dials) {
-        this.#log.info("dialing", { peer: p.name, address: `${p.config.host}:${p.config.port}` });
-      }
-      p.start();
-    }
+    this.#peers.startAll(this.#log);
   }
 
   /** Stops accepting, fails pending requests, closes every connection. */
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#announcer.stop();
     this.#presence.stop();
     this.#pending.failAll(`${this.name} is shutting down`);
     this.#server.stop();
@@ -236,21 +226,17 @@ export class Federation {
     this.#limiter.stop();
   }
 
-  /** Calls `fn` after every link up or down; returns the unsubscribe function. */
+  /** Calls `fn` after every link up or down and routing change; returns the unsubscribe function. */
   watch(fn: () => void): () => void {
     this.#watchers.add(fn);
     return () => this.#watchers.delete(fn);
   }
 
-  /** Resolves once `cond` holds, re-checked after every link change. */
+  /** Resolves once `cond` holds, re-checked after every change `watch` reports. */
   when(cond: () => boolean): Promise<void> {
-    if (cond()) return Promise.resolve();
     return new Promise((resolve) => {
-      const stop = this.watch(() => {
-        if (!cond()) return;
-        stop();
-        resolve();
-      });
+      if (cond()) return resolve();
+      const stop = this.watch(() => cond() && (stop(), resolve()));
     });
   }
 
@@ -410,15 +396,12 @@ export class Federation {
       this.#log.debug("event", { from: ev.src, topic: ev.topic });
       return;
     }
-    const a = ev.src === peer.name ? decodeAnnouncement(ev.data) : null;
-    if (a === null) {
+    if (this.#presence.receive(peer.name, ev)) this.#changed();
+    else {
       this.#out.drop(`presence from ${ev.src} is not a valid announcement by ${peer.name}`, {
         peer: peer.name,
       });
-      return;
     }
-    this.#presence.apply(peer.name, a, this.#o.clock.now());
-    this.#changed();
   }
 
   /** A request for this node goes into its origin's worker pool (§10). */
@@ -426,28 +409,13 @@ export class Federation {
     this.#server.submit(this.#pools.get(req.src), req, peer.name);
   }
 
-  /**
-   * A RESPONSE for one of our requests (§10): only on the link the request
-   * left on, and only from its destination or, for a failure, from that
-   * link's own neighbour speaking in its own name (a relay's 502/508).
-   */
+  /** A RESPONSE for one of our requests, accepted only from where it may come (§10). */
   #answered(link: Link, res: ResponseMessage): void {
-    const pending = this.#pending.get(res.id);
-    const fromDst = pending !== undefined && res.src === pending.dst;
-    const fromRelay = pending !== undefined && res.src === link.peer && res.status >= 400;
-    if (pending === undefined || link.id !== pending.linkId || (!fromDst && !fromRelay)) {
-      this.#out.drop(`response ${res.id} from ${res.src} matches no pending request`, {
-        peer: link.peer,
-      });
-      return;
-    }
-    const rtt = this.#pending.resolve(
-      res.id,
-      res.status >= 200 && res.status < 300
-        ? { status: res.status, body: res.body }
-        : { status: res.status, error: res.error ?? `status ${res.status}` },
-    );
-    if (rtt !== null && fromDst) this.#routes.recordRtt(pending.dst, rtt);
+    const accepted = this.#pending.answer(link.id, link.peer, res);
+    if (accepted === null) {
+      const why = `response ${res.id} from ${res.src} matches no pending request`;
+      this.#out.drop(why, { peer: link.peer });
+    } else if (accepted.from === "dst") this.#routes.recordRtt(accepted.dst, accepted.rttMs);
   }
 
   // ---- peers and links ---------------------------------------------------------------
@@ -458,8 +426,7 @@ export class Federation {
       direction: link.direction,
       remote: link.remote,
     });
-    this.#presence.relayUp(peer.name);
-    this.#announcer.changed();
+    this.#presence.linkUp(peer.name);
     this.#changed();
   }
 
@@ -473,9 +440,7 @@ export class Federation {
       this.#log.warn("requests failed on a lost connection", { peer: peer.name, count: n });
     }
     this.#relay.linkLost(peer.name, link, reason);
-    this.#announcer.forget(link);
-    this.#announcer.changed();
-    if (peer.link === null) this.#presence.relayLost(peer.name, this.#o.clock.now());
+    this.#presence.linkDown(peer.name, link, peer.link === null);
     // A node without a section is forgotten with its last link; a link replaced
     // by a newer one (a reconnect) leaves the peer connected and kept.
     if (this.#peers.forgetIfUnconfigured(peer)) this.#routes.forgetNeighbour(peer.name);

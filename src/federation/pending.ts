@@ -3,6 +3,7 @@ import { cryptoRandom, type RandomSource } from "../auth/primitives.ts";
 import type { PathResponse } from "../paths/types.ts";
 import type { Clock, TimerHandle } from "../util/clock.ts";
 import { Status } from "../wire/constants.ts";
+import type { ResponseMessage } from "../wire/messages.ts";
 
 interface Entry {
   readonly dst: string;
@@ -74,6 +75,38 @@ export class PendingRequests {
     if (!e) return null;
     this.#settle(id, response);
     return this.#clock.now() - e.sentAt;
+  }
+
+  /**
+   * Settles a pending request with a RESPONSE that arrived on link `linkId`
+   * from neighbour `neighbour` (§10): only on the link the request left on,
+   * and only from its destination or, for a failure, from that link's own
+   * neighbour speaking in its own name (a relay's 502/508). Returns the
+   * destination and round trip when the answer came from the destination
+   * itself, `relay` when a relay failed it, or null when it is not accepted.
+   */
+  answer(
+    linkId: number,
+    neighbour: string,
+    res: ResponseMessage,
+  ): { readonly from: "dst"; readonly dst: string; readonly rttMs: number } | {
+    readonly from: "relay";
+  } | null {
+    const e = this.#entries.get(res.id);
+    if (e === undefined || e.linkId !== linkId) return null;
+    const fromDst = res.src === e.dst;
+    if (!fromDst && !(res.src === neighbour && res.status >= 400)) return null;
+    const ok = res.status >= 200 && res.status < 300;
+    this.#settle(
+      res.id,
+      ok ? { status: res.status, body: res.body } : {
+        status: res.status,
+        error: res.error ?? `status ${res.status}`,
+      },
+    );
+    return fromDst ? { from: "dst", dst: e.dst, rttMs: this.#clock.now() - e.sentAt } : {
+      from: "relay",
+    };
   }
 
   /** Fails at once every request that left on `linkId` (never re-sent: at-most-once). */

@@ -5,6 +5,7 @@
  */
 import type { NodeConfig, PeerConfig } from "../config/types.ts";
 import type { LogLimiter } from "../log/limiter.ts";
+import type { Logger } from "../log/logger.ts";
 import { type Link, Peer, type PeerHost } from "../peer/peer.ts";
 import type { FrameConnection } from "../transport/connection.ts";
 import type { Admission } from "./authenticate.ts";
@@ -157,6 +158,16 @@ export class PeerRegistry {
     this.#peers.delete(peer.name);
     peer.stop();
     return true;
+  }
+
+  /** Starts every auto_connect peer's dial-and-reconnect cycle, saying where each dials. */
+  startAll(log: Logger): void {
+    for (const p of this.#peers.values()) {
+      if (p.dials) {
+        log.info("dialing", { peer: p.name, address: `${p.config.host}:${p.config.port}` });
+      }
+      p.start();
+    }
   }
 
   /** Stops every peer: links closed, dials and timers cancelled. */
