@@ -178,22 +178,19 @@ for (const pools of [{ workers: "4", queue_limit: "16" }, {}] as Record<string, 
         () => c.api("/node/factory/iot/devices/stuck-1/on", { method: "POST" }),
       );
       await within(hanging.received(1), "the device to get the first command");
-      const quick: Answer[] = [];
-      for (let i = 0; i < 10; i++) {
-        quick.push(
-          ...await Promise.all(
-            Array.from(
-              { length: 10 },
-              (_, j) =>
-                (i + j) % 2 === 0
-                  ? c.api("/node/factory/health")
-                  : c.api(`/node/factory/iot/devices/plug-001/${j % 4 === 1 ? "on" : "off"}`, {
-                    method: "POST",
-                  }),
-            ),
-          ),
+      // /health and a second device, five at a time; the first round warms the path up.
+      const round = (i: number) =>
+        Promise.all(
+          Array.from({ length: 5 }, (_, j) =>
+            (i + j) % 2 === 0
+              ? c.api("/node/factory/health")
+              : c.api(`/node/factory/iot/devices/plug-001/${j % 4 === 1 ? "on" : "off"}`, {
+                method: "POST",
+              })),
         );
-      }
+      await round(-1);
+      const quick: Answer[] = [];
+      for (let i = 0; i < 20; i++) quick.push(...await round(i));
       assert.deepEqual(quick.map((a) => a.status), quick.map(() => 200));
       const latency = p99(quick.map((a) => a.ms));
       assert.ok(latency < 50, `p99 ${latency.toFixed(1)} ms`);
