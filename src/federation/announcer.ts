@@ -163,6 +163,11 @@ export class PresenceService {
     if (gone) this.book.relayLost(peer, this.#clock.now());
   }
 
+  /** A neighbour said it is shutting down: announce the set without it. */
+  neighbourLeaving(): void {
+    this.#announcer.changed();
+  }
+
   /** A neighbour's round trip changed. */
   latency(peer: string, ms: number | null): void {
     this.#announcer.latency(peer, ms);

@@ -8,10 +8,11 @@ import type { Config } from "../config/types.ts";
 import { LogLimiter } from "../log/limiter.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PathResponse, PathService } from "../paths/types.ts";
-import type { Link, Peer, PeerHost } from "../peer/peer.ts";
+import type { Link, Peer } from "../peer/peer.ts";
 import type { WorkerPool } from "../peer/pool.ts";
 import type { Dialer, Listener } from "../transport/types.ts";
 import type { Clock } from "../util/clock.ts";
+import { Watchers } from "../util/watchers.ts";
 import {
   DEFAULT_TTL,
   encodeJson,
@@ -26,10 +27,11 @@ import {
 } from "../wire/mod.ts";
 import { admit } from "./admit.ts";
 import { LinkManager } from "./links.ts";
+import { Outbound } from "./outbound.ts";
 import { PendingRequests } from "./pending.ts";
 import { PeerRegistry } from "./registry.ts";
 import { PresenceService } from "./announcer.ts";
-import { PRESENCE_TOPIC } from "./presence.ts";
+import { LEAVING_TOPIC, PRESENCE_TOPIC } from "./presence.ts";
 import { Relay } from "./relay.ts";
 import { RouteTable } from "./route_table.ts";
 import { Sender } from "./sender.ts";
@@ -62,6 +64,8 @@ export interface FederationOptions {
   readonly maxOutboundBytes?: number;
   /** Signs a REQUEST this node sends (§11); returns the `sig` object, or null to leave it unsigned. */
   readonly sign?: (req: RequestMessage) => JsonObject | null;
+  /** EVENTs addressed to this node on other topics than presence (subscriptions). */
+  readonly onEvent?: (ev: EventMessage) => void;
   /**
    * §11 `tls_client_auth = require`: a dialer's name must be one its TLS
    * client certificate names (CN or DNS SAN). Default false.
@@ -88,17 +92,16 @@ export class Federation {
   readonly #peers: PeerRegistry;
   readonly #pending: PendingRequests;
   readonly #relay: Relay;
+  readonly #outbound: Outbound;
   readonly #routes: RouteTable;
   readonly #presence: PresenceService;
   readonly #out: Sender;
   readonly #links: LinkManager;
   readonly #server: RequestServer;
   readonly #pools: OriginPools;
-  readonly #host: PeerHost;
-  readonly #watchers = new Set<() => void>();
+  readonly #watchers = new Watchers();
   readonly #limiter: LogLimiter;
   readonly #reachability: HubReachabilityLog;
-  #nextLinkId = 1;
   #stopping = false;
 
   constructor(options: FederationOptions) {
@@ -111,7 +114,7 @@ export class Federation {
     this.#presence = new PresenceService({
       name: this.name,
       clock: options.clock,
-      links: () => this.#peers.links(),
+      links: () => this.#peers.links({ leaving: false }),
       send: (link, type, body) => this.#out.write(link, type, body),
       onChange: () => this.#changed(),
     });
@@ -120,12 +123,20 @@ export class Federation {
       linkOf: (name) => this.#peers.linkOf(name),
       presence: this.#presence.book,
       clock: options.clock,
+      isLeaving: (name) => this.#peers.get(name)?.leaving ?? false,
     });
     this.#out = new Sender({
       name: this.name,
       maxFrameBytes: node.maxFrameBytes,
       routes: this.#routes,
       logger: options.logger,
+    });
+    this.#outbound = new Outbound({
+      name: this.name,
+      pending: this.#pending,
+      out: this.#out,
+      requestTimeoutMs: () => this.#o.config.node.requestTimeoutMs,
+      sign: options.sign,
     });
     this.#relay = new Relay({
       name: this.name,
@@ -158,24 +169,19 @@ export class Federation {
       respond: (dst, id, res) => this.#out.respond(dst, id, res),
       drop: (why) => this.#out.drop(why),
     });
-    this.#host = {
-      localName: this.name,
-      clock: options.clock,
-      logger: options.logger,
-      pingIntervalMs: node.pingIntervalMs,
-      pingMaxMissed: node.pingMaxMissed,
-      nextLinkId: () => this.#nextLinkId++,
-      connect: (peer, signal, onTcpUp, onAuth) =>
-        this.#links.connect(peer, signal, onTcpUp, onAuth),
-      onFrame: (peer, link, frame) => this.#onFrame(peer, link, frame),
-      onLinkUp: (peer, link) => this.#linkUp(peer, link),
-      onLinkDown: (peer, link, reason) => this.#linkDown(peer, link, reason),
-      onLatency: (peer, _link, ms) => this.#presence.latency(peer.name, ms),
-    };
     this.#peers = new PeerRegistry({
       node,
       peers: options.config.peers,
-      host: this.#host,
+      events: {
+        connect: (peer, signal, onTcpUp, onAuth) =>
+          this.#links.connect(peer, signal, onTcpUp, onAuth),
+        onFrame: (peer, link, frame) => this.#onFrame(peer, link, frame),
+        onLinkUp: (peer, link) => this.#linkUp(peer, link),
+        onLinkDown: (peer, link, reason) => this.#linkDown(peer, link, reason),
+        onLatency: (peer, _link, ms) => this.#presence.latency(peer.name, ms),
+      },
+      clock: options.clock,
+      logger: options.logger,
       limiter: this.#limiter,
       random: options.random,
     });
@@ -213,6 +219,28 @@ export class Federation {
     this.#peers.startAll(this.#log);
   }
 
+  /**
+   * Leaves gracefully: tells every neighbour it is shutting down (they stop
+   * sending new work and fail over at once), answers new requests 503, lets
+   * what is in flight finish for up to `graceMs`, then stops.
+   */
+  async drain(graceMs: number): Promise<void> {
+    if (this.#stopping || this.#server.draining) return;
+    this.#server.draining = true;
+    for (const link of this.#peers.links()) {
+      const body = encodeJson({ src: this.name, dst: link.peer, topic: LEAVING_TOPIC, data: {} });
+      this.#out.write(link, MsgType.Event, body);
+    }
+    const clock = this.#o.clock;
+    const until = clock.now() + graceMs;
+    const busy = () =>
+      this.#server.running > 0 || this.#pending.size > 0 || this.#relay.inFlight > 0;
+    while (busy() && clock.now() < until) {
+      await new Promise<void>((r) => clock.setTimeout(r, Math.min(25, until - clock.now())));
+    }
+    await this.stop();
+  }
+
   /** Stops accepting, fails pending requests, closes every connection. */
   async stop(): Promise<void> {
     if (this.#stopping) return;
@@ -228,21 +256,17 @@ export class Federation {
 
   /** Calls `fn` after every link up or down and routing change; returns the unsubscribe function. */
   watch(fn: () => void): () => void {
-    this.#watchers.add(fn);
-    return () => this.#watchers.delete(fn);
+    return this.#watchers.watch(fn);
   }
 
   /** Resolves once `cond` holds, re-checked after every change `watch` reports. */
   when(cond: () => boolean): Promise<void> {
-    return new Promise((resolve) => {
-      if (cond()) return resolve();
-      const stop = this.watch(() => cond() && (stop(), resolve()));
-    });
+    return this.#watchers.when(cond);
   }
 
   #changed(): void {
     this.#reachability.check((name) => this.#peers.linkOf(name) !== null);
-    for (const fn of [...this.#watchers]) fn();
+    this.#watchers.notify();
   }
 
   /** The worker pool serving requests from `origin`, if it has one. */
@@ -307,43 +331,20 @@ export class Federation {
         `unknown node '${dst}': ${this.name} has no [peer:${dst}] section and no route to it`,
       );
     }
-    const link = this.#routes.route(dst, null);
+    const link = this.#routes.route(dst, null, "request");
     if (link === null) return answer(Status.Unreachable, this.#routes.noRouteSentence(dst));
-    const timeoutMs = this.#o.config.node.requestTimeoutMs;
-    const { id, response } = this.#pending.open(dst, link.id, timeoutMs);
-    if (signal) {
-      // The caller left (HTTP client gone, API stopping): stop waiting, never re-send.
-      const onAbort = () =>
-        this.#pending.resolve(id, {
-          status: Status.Timeout,
-          error: `the caller stopped waiting for ${dst}`,
-        });
-      signal.addEventListener("abort", onAbort, { once: true });
-      response.finally(() => signal.removeEventListener("abort", onAbort));
+    return this.#outbound.send(link, { dst, method, path, args, ttl, signal });
+  }
+
+  /** Sends an EVENT to `dst` by the routing rules; false when it had no route (counted). */
+  sendEvent(dst: string, topic: string, data: unknown): boolean {
+    const link = this.#stopping ? null : this.#routes.route(dst, null, "request");
+    if (link === null) {
+      this.#out.counters.dropped++;
+      return false;
     }
-    let msg: RequestMessage = {
-      id,
-      src: this.name,
-      dst,
-      method,
-      path,
-      args,
-      ttl,
-      timeout_ms: timeoutMs,
-    };
-    const sig = this.#o.sign?.(msg) ?? null;
-    if (sig !== null) msg = { ...msg, sig };
-    const body = encodeJson(msg);
-    if (!this.#out.fits(body)) {
-      // A frame over the limit would make the receiver close the link for everyone.
-      this.#pending.resolve(id, {
-        status: Status.TooLarge,
-        error: this.#out.tooLarge(`the request for ${dst}${path}`, body.byteLength),
-      });
-      return response;
-    }
-    this.#out.write(link, MsgType.Request, body);
-    return response;
+    const body = encodeJson({ src: this.name, dst, topic, data });
+    return this.#out.fits(body) && this.#out.write(link, MsgType.Event, body);
   }
 
   // ---- inbound frames ------------------------------------------------------------
@@ -355,31 +356,23 @@ export class Federation {
       trusted: peer.configured,
     });
     const where = { peer: peer.name, remote: link.remote };
-    switch (verdict.kind) {
-      case "close":
-        this.#log.warn("protocol violation", {
-          ...where,
-          rule: verdict.error.code,
-          detail: verdict.error.message,
-        });
-        link.conn.close({ kind: "protocol", error: verdict.error });
-        return;
-      case "malformed": {
-        this.#out.counters.received++;
-        const to = verdict.answerTo;
-        if (to === null) this.#out.drop(`malformed message: ${verdict.error.message}`, where);
-        else {
-          this.#out.respond(to.src, to.id, {
-            status: Status.BadRequest,
-            error: `malformed request: ${verdict.error.message}`,
-          });
-        }
-        return;
-      }
-      case "drop":
-        this.#out.counters.received++;
-        this.#out.drop(verdict.why, where);
-        return;
+    if (verdict.kind === "close") {
+      const { code: rule, message: detail } = verdict.error;
+      this.#limiter.log("warn", "protocol violation", peer.name, "protocol violation", {
+        ...where,
+        rule,
+        detail,
+      });
+      return link.conn.close({ kind: "protocol", error: verdict.error });
+    }
+    if (verdict.kind !== "message") {
+      this.#out.counters.received++;
+      const to = verdict.kind === "malformed" ? verdict.answerTo : null;
+      const why = verdict.kind === "drop"
+        ? verdict.why
+        : `malformed ${to === null ? "message" : "request"}: ${verdict.error.message}`;
+      if (to === null) return this.#out.drop(why, where);
+      return void this.#out.respond(to.src, to.id, { status: Status.BadRequest, error: why });
     }
     this.#out.counters.received++;
     const { msg, src, dst } = verdict;
@@ -390,18 +383,20 @@ export class Federation {
     else this.#event(peer, msg as EventMessage);
   }
 
-  /** An EVENT for this node: presence from a neighbour (§9); others are logged. */
+  /** An EVENT for this node: presence (§9) or a neighbour leaving, in its own name; others are logged. */
   #event(peer: Peer, ev: EventMessage): void {
-    if (ev.topic !== PRESENCE_TOPIC) {
-      this.#log.debug("event", { from: ev.src, topic: ev.topic });
-      return;
-    }
-    if (this.#presence.receive(peer.name, ev)) this.#changed();
-    else {
-      this.#out.drop(`presence from ${ev.src} is not a valid announcement by ${peer.name}`, {
-        peer: peer.name,
-      });
-    }
+    const own = ev.src === peer.name;
+    if (ev.topic === LEAVING_TOPIC && own) {
+      peer.markLeaving();
+      this.#presence.neighbourLeaving();
+      this.#changed();
+    } else if (ev.topic === PRESENCE_TOPIC) {
+      if (this.#presence.receive(peer.name, ev)) this.#changed();
+      else {this.#out.drop(`presence from ${ev.src} is not a valid announcement`, {
+          peer: peer.name,
+        });}
+    } else if (this.#o.onEvent) this.#o.onEvent(ev);
+    else this.#log.debug("event", { from: ev.src, topic: ev.topic });
   }
 
   /** A request for this node goes into its origin's worker pool (§10). */

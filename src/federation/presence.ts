@@ -11,6 +11,12 @@ import type { JsonObject } from "../wire/messages.ts";
 /** The EVENT topic of presence announcements. */
 export const PRESENCE_TOPIC = "presence";
 
+/**
+ * The EVENT topic a node sends each neighbour when it shuts down gracefully:
+ * the link then carries only what is in flight, and closes soon.
+ */
+export const LEAVING_TOPIC = "leaving";
+
 /** Entries accepted in one announcement; more is not a relay speaking but a flood. */
 export const MAX_PRESENCE_ENTRIES = 100_000;
 

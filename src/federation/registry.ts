@@ -6,6 +6,7 @@
 import type { NodeConfig, PeerConfig } from "../config/types.ts";
 import type { LogLimiter } from "../log/limiter.ts";
 import type { Logger } from "../log/logger.ts";
+import type { Clock } from "../util/clock.ts";
 import { type Link, Peer, type PeerHost } from "../peer/peer.ts";
 import type { FrameConnection } from "../transport/connection.ts";
 import type { Admission } from "./authenticate.ts";
@@ -27,7 +28,13 @@ export interface NameCounters {
 export interface PeerRegistryOptions {
   readonly node: NodeConfig;
   readonly peers: readonly PeerConfig[];
-  readonly host: PeerHost;
+  /** What peers report to the federation, and how they dial. */
+  readonly events: Pick<
+    PeerHost,
+    "connect" | "onFrame" | "onLinkUp" | "onLinkDown" | "onLatency"
+  >;
+  readonly clock: Clock;
+  readonly logger: Logger;
   /** Where duplicate-name errors go, limited per name. */
   readonly limiter: LogLimiter;
   /** Uniform [0,1) source for reconnect jitter. Default Math.random. */
@@ -41,8 +48,21 @@ export class PeerRegistry {
   readonly configs = new Map<string, PeerConfig>();
   readonly names: NameCounters = { conflicts: 0, replaced: 0 };
 
+  readonly #host: PeerHost;
+  #nextLinkId = 1;
+
   constructor(options: PeerRegistryOptions) {
     this.#o = options;
+    const node = options.node;
+    this.#host = {
+      ...options.events,
+      localName: node.name,
+      clock: options.clock,
+      logger: options.logger,
+      pingIntervalMs: node.pingIntervalMs,
+      pingMaxMissed: node.pingMaxMissed,
+      nextLinkId: () => this.#nextLinkId++,
+    };
     for (const pc of options.peers) {
       this.configs.set(pc.name, pc);
       this.#peers.set(pc.name, this.#newPeer(pc, true));
@@ -64,11 +84,11 @@ export class PeerRegistry {
     return this.#peers.get(name)?.link ?? null;
   }
 
-  /** The authenticated links of every peer now. */
-  *links(): Iterable<Link> {
+  /** The authenticated links of every peer now (without those shutting down, with `leaving: false`). */
+  *links(filter: { readonly leaving?: false } = {}): Iterable<Link> {
     for (const p of this.#peers.values()) {
       const l = p.link;
-      if (l !== null) yield l;
+      if (l !== null && (filter.leaving === undefined || !p.leaving)) yield l;
     }
   }
 
@@ -180,7 +200,7 @@ export class PeerRegistry {
     return new Peer({
       config,
       configured,
-      host: this.#o.host,
+      host: this.#host,
       reconnectInitialMs: node.reconnectInitialMs,
       reconnectMaxMs: node.reconnectMaxMs,
       reconnectJitter: node.reconnectJitter,

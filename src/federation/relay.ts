@@ -122,7 +122,7 @@ export class Relay {
       });
       return;
     }
-    const link = routes.route(req.dst, from);
+    const link = routes.route(req.dst, from, "request");
     if (link === null) {
       out.respond(req.src, req.id, {
         status: Status.Unreachable,

@@ -21,6 +21,8 @@ export interface RouteTableOptions {
   readonly presence: PresenceBook;
   /** For "gone for 42s" in sentences. */
   readonly clock: Clock;
+  /** Whether a neighbour announced it is shutting down: nothing new goes to it. Default never. */
+  readonly isLeaving?: (name: string) => boolean;
   /** Learned routes and round trips kept at most. Default 4096 each. */
   readonly maxEntries?: number;
 }
@@ -32,6 +34,7 @@ export interface RouteTableOptions {
 export class RouteTable {
   readonly #presence: PresenceBook;
   readonly #clock: Clock;
+  readonly #isLeaving: (name: string) => boolean;
   /** Hubs of each configured peer, in order of preference. */
   readonly #hubs = new Map<string, readonly string[]>();
   readonly #linkOf: (name: string) => Link | null;
@@ -45,6 +48,7 @@ export class RouteTable {
     this.#linkOf = options.linkOf;
     this.#presence = options.presence;
     this.#clock = options.clock;
+    this.#isLeaving = options.isLeaving ?? (() => false);
     this.#max = options.maxEntries ?? 4096;
     this.#learned = new LearnedRoutes(this.#max);
   }
@@ -65,9 +69,16 @@ export class RouteTable {
     this.#rtt.delete(neighbour);
   }
 
-  /** The link for `dst`: direct, then its hubs in order, then the learned route; null if none. */
-  route(dst: string, from: Link | null): Link | null {
-    const usable = (l: Link | null): Link | null => l && l.conn.isOpen && l !== from ? l : null;
+  /**
+   * The link for `dst`: direct, then its hubs in order, then the learned
+   * route; null if none. A new `request` never goes to a neighbour that is
+   * shutting down; answers to what it carried still may.
+   */
+  route(dst: string, from: Link | null, purpose: "request" | "answer" = "answer"): Link | null {
+    const usable = (l: Link | null): Link | null =>
+      l && l.conn.isOpen && l !== from && (purpose === "answer" || !this.#isLeaving(l.peer))
+        ? l
+        : null;
     const direct = usable(this.#linkOf(dst));
     if (direct) return direct;
     const hubs = this.#hubs.get(dst);
@@ -86,7 +97,7 @@ export class RouteTable {
 
   /** The neighbour a node without a direct link is reached through now, or null. */
   indirect(dst: string): string | null {
-    const link = this.route(dst, null);
+    const link = this.route(dst, null, "request");
     return link === null || link.peer === dst ? null : link.peer;
   }
 
@@ -112,7 +123,7 @@ export class RouteTable {
     if (hubs.length === 0) {
       return `no route to ${dst}: not connected to it, and no hub is configured for it`;
     }
-    const up = hubs.filter((h) => this.#linkOf(h)?.conn.isOpen);
+    const up = hubs.filter((h) => this.#linkOf(h)?.conn.isOpen && !this.#isLeaving(h));
     if (up.length > 0 && up.every((h) => this.#presence.awaiting(h))) {
       const names = up.map((h) => `'${h}'`).join(", ");
       return `no route to ${dst} yet: ${names} just connected and has not said whether ${dst} ` +

@@ -30,6 +30,8 @@ export class RequestServer {
   /** Cancels each request being served, so stop() leaves no timer behind. */
   readonly #serving = new Set<() => void>();
   #stopped = false;
+  /** Set while the node drains: requests running finish, new ones get 503. */
+  draining = false;
 
   constructor(options: RequestServerOptions) {
     this.#o = options;
@@ -45,6 +47,13 @@ export class RequestServer {
    * no pool could be had); a full queue is answered 503 at once.
    */
   submit(pool: WorkerPool | null, req: RequestMessage, neighbour: string): void {
+    if (this.draining) {
+      this.#o.respond(req.src, req.id, {
+        status: Status.Overloaded,
+        error: `${this.#o.name} is shutting down and takes no new requests`,
+      });
+      return;
+    }
     if (pool === null) {
       this.#o.respond(req.src, req.id, {
         status: Status.Overloaded,

@@ -41,7 +41,7 @@ export interface FederationStatus {
 export function peerView(p: Peer, routes: RouteTable): PeerView {
   const base = { name: p.name, host: p.config.host, port: p.config.host ? p.config.port : null };
   const s = p.state;
-  if (s.kind === "connected") {
+  if (s.kind === "connected" && !p.leaving) {
     return {
       ...base,
       status: "connected",

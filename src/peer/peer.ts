@@ -95,6 +95,8 @@ export class Peer {
   readonly #backoff: Backoff;
   readonly #log: Logger;
   #state: PeerState = { kind: "disconnected" };
+  /** The link the peer said it is closing, until it closes. */
+  #leaving: Link | null = null;
   #stopped = false;
   /** Dials in flight, including one that outlived its state (an inbound link won meanwhile). */
   readonly #dials = new Set<AbortController>();
@@ -123,6 +125,22 @@ export class Peer {
   /** The current authenticated link, or null. */
   get link(): Link | null {
     return this.#state.kind === "connected" ? this.#state.link : null;
+  }
+
+  /** Whether the peer said its current link is closing (it is shutting down). */
+  get leaving(): boolean {
+    return this.#leaving !== null && this.#leaving === this.link;
+  }
+
+  /**
+   * The peer announced it is shutting down: its link carries what is in
+   * flight, nothing new; its close is then no surprise.
+   */
+  markLeaving(): void {
+    const link = this.link;
+    if (link === null || this.#leaving === link) return;
+    this.#leaving = link;
+    this.#log.info(`peer ${this.name} is shutting down`, { remote: link.remote });
   }
 
   /** True when this actor dials on its own (auto_connect with a host). */
@@ -228,8 +246,13 @@ export class Peer {
   #onClose(link: Link, reason: CloseReason): void {
     link.heartbeat.stop();
     if (this.#state.kind !== "connected" || this.#state.link !== link) return;
-    const why = describeClose(reason);
-    this.#log.warn("disconnected", { reason: why, direction: link.direction, remote: link.remote });
+    const announced = this.#leaving === link && reason.kind === "eof";
+    this.#leaving = null;
+    const why = announced ? "shut down" : describeClose(reason);
+    const fields = { reason: why, direction: link.direction, remote: link.remote };
+    // A close the peer announced is routine; any other is worth a warning.
+    if (announced) this.#log.info("disconnected", fields);
+    else this.#log.warn("disconnected", fields);
     this.#enter({ kind: "disconnected" }, why);
     this.#host.onLinkDown(this, link, why);
     if (!this.#stopped && this.dials) this.#scheduleRetry();
