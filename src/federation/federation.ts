@@ -4,14 +4,12 @@
  * relayed on (§5), or dropped and counted. Links, serving, the routing policy
  * and the views live in their own files beside this one.
  */
-import type { Config } from "../config/types.ts";
 import { LogLimiter } from "../log/limiter.ts";
 import type { Logger } from "../log/logger.ts";
-import type { PathResponse, PathService } from "../paths/types.ts";
+import type { PathResponse } from "../paths/types.ts";
 import type { Link, Peer } from "../peer/peer.ts";
 import type { WorkerPool } from "../peer/pool.ts";
-import type { Dialer, Listener } from "../transport/types.ts";
-import type { Clock } from "../util/clock.ts";
+import { waitUntil } from "../util/clock.ts";
 import { Watchers } from "../util/watchers.ts";
 import {
   DEFAULT_TTL,
@@ -33,6 +31,8 @@ import { PeerRegistry } from "./registry.ts";
 import { PresenceService } from "./announcer.ts";
 import { LEAVING_TOPIC, PRESENCE_TOPIC } from "./presence.ts";
 import { Relay } from "./relay.ts";
+import type { FederationOptions, RequestOptions } from "./options.ts";
+import { type FederationConfig, type FederationReload, settle } from "./reload.ts";
 import { RouteTable } from "./route_table.ts";
 import { Sender } from "./sender.ts";
 import { RequestServer } from "./serve.ts";
@@ -48,46 +48,14 @@ import {
 
 export type { Counters, FederationStatus, PeerView };
 
-/** Options of {@link Federation}. */
-export interface FederationOptions {
-  readonly config: Pick<Config, "node" | "peers">;
-  /** Serves requests addressed to this node. */
-  readonly router: PathService;
-  readonly logger: Logger;
-  readonly clock: Clock;
-  readonly dialer: Dialer;
-  /** Opens the listener; null for a dial-only node. */
-  readonly listen: (() => Listener | Promise<Listener>) | null;
-  /** Uniform [0,1) source for reconnect jitter. Default Math.random. */
-  readonly random?: () => number;
-  /** Bytes queued to one peer before it is closed as a slow consumer. Default 8 MiB. */
-  readonly maxOutboundBytes?: number;
-  /** Signs a REQUEST this node sends (§11); returns the `sig` object, or null to leave it unsigned. */
-  readonly sign?: (req: RequestMessage) => JsonObject | null;
-  /** EVENTs addressed to this node on other topics than presence (subscriptions). */
-  readonly onEvent?: (ev: EventMessage) => void;
-  /**
-   * §11 `tls_client_auth = require`: a dialer's name must be one its TLS
-   * client certificate names (CN or DNS SAN). Default false.
-   */
-  readonly requireCertificateName?: boolean;
-}
-
-/** How a request is sent: its caller's abort signal, hop budget and origin. */
-export interface RequestOptions {
-  /** The caller left: stop waiting (504); an already-aborted request is never sent. */
-  readonly signal?: AbortSignal;
-  /** Hops left (PORTAL02 `ttl`); default 8. Negative: spent, answered 508 at once. */
-  readonly ttl?: number;
-  /** The node the request is made for; null (default) when it comes from this node's own API. */
-  readonly origin?: string | null;
-}
+export type { FederationOptions, RequestOptions } from "./options.ts";
 
 /** Owns every peer and routes every message of this node. */
 export class Federation {
   readonly name: string;
 
   readonly #o: FederationOptions;
+  #config: FederationConfig;
   readonly #log: Logger;
   readonly #peers: PeerRegistry;
   readonly #pending: PendingRequests;
@@ -106,6 +74,7 @@ export class Federation {
 
   constructor(options: FederationOptions) {
     this.#o = options;
+    this.#config = options.config;
     const node = options.config.node;
     this.name = node.name;
     this.#log = options.logger;
@@ -135,7 +104,7 @@ export class Federation {
       name: this.name,
       pending: this.#pending,
       out: this.#out,
-      requestTimeoutMs: () => this.#o.config.node.requestTimeoutMs,
+      requestTimeoutMs: () => this.#config.node.requestTimeoutMs,
       sign: options.sign,
     });
     this.#relay = new Relay({
@@ -144,7 +113,7 @@ export class Federation {
       logger: options.logger,
       routes: this.#routes,
       out: this.#out,
-      defaultBudgetMs: node.requestTimeoutMs,
+      defaultBudgetMs: () => this.#config.node.requestTimeoutMs,
     });
     this.#reachability = new HubReachabilityLog(options.config.peers, this.#routes, this.#log);
     this.#links = new LinkManager({
@@ -165,7 +134,7 @@ export class Federation {
       name: this.name,
       clock: options.clock,
       router: options.router,
-      defaultBudgetMs: node.requestTimeoutMs,
+      defaultBudgetMs: () => this.#config.node.requestTimeoutMs,
       respond: (dst, id, res) => this.#out.respond(dst, id, res),
       drop: (why) => this.#out.drop(why),
     });
@@ -179,6 +148,7 @@ export class Federation {
         onLinkUp: (peer, link) => this.#linkUp(peer, link),
         onLinkDown: (peer, link, reason) => this.#linkDown(peer, link, reason),
         onLatency: (peer, _link, ms) => this.#presence.latency(peer.name, ms),
+        onStateChange: () => this.#watchers.notify(),
       },
       clock: options.clock,
       logger: options.logger,
@@ -227,18 +197,26 @@ export class Federation {
   async drain(graceMs: number): Promise<void> {
     if (this.#stopping || this.#server.draining) return;
     this.#server.draining = true;
-    for (const link of this.#peers.links()) {
-      const body = encodeJson({ src: this.name, dst: link.peer, topic: LEAVING_TOPIC, data: {} });
-      this.#out.write(link, MsgType.Event, body);
-    }
-    const clock = this.#o.clock;
-    const until = clock.now() + graceMs;
-    const busy = () =>
-      this.#server.running > 0 || this.#pending.size > 0 || this.#relay.inFlight > 0;
-    while (busy() && clock.now() < until) {
-      await new Promise<void>((r) => clock.setTimeout(r, Math.min(25, until - clock.now())));
-    }
+    for (const link of this.#peers.links()) this.sendEvent(link.peer, LEAVING_TOPIC, {});
+    const idle = () => this.#server.running + this.#pending.size + this.#relay.inFlight === 0;
+    await waitUntil(this.#o.clock, idle, graceMs);
     await this.stop();
+  }
+
+  /**
+   * Applies a new config while running (a reload): peers added, removed or
+   * changed (only changed links are redialed), hubs, pool sizes, timeouts.
+   * Keys that need a restart keep their running value and are reported.
+   */
+  reconfigure(next: FederationConfig): FederationReload {
+    const { config, needsRestart } = settle(this.#config, next);
+    this.#config = config;
+    this.#routes.setConfigs(config.peers);
+    this.#pools.reconfigure(config.node, config.peers);
+    this.#reachability.peers = config.peers;
+    const peers = this.#peers.reconfigure(config.node, config.peers);
+    this.#changed();
+    return { ...peers, needsRestart };
   }
 
   /** Stops accepting, fails pending requests, closes every connection. */

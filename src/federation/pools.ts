@@ -24,7 +24,7 @@ export interface OriginPool {
 
 /** Pools keyed by origin node, least recently used first. */
 export class OriginPools {
-  readonly #o: OriginPoolsOptions;
+  #node: NodeConfig;
   readonly #max: number;
   readonly #sizes = new Map<string, PeerConfig>();
   /** Map order is recency: a pool moves to the end whenever it is used. */
@@ -32,7 +32,7 @@ export class OriginPools {
   #closed = false;
 
   constructor(options: OriginPoolsOptions) {
-    this.#o = options;
+    this.#node = options.node;
     this.#max = options.maxPools ?? 1024;
     for (const p of options.peers) this.#sizes.set(p.name, p);
   }
@@ -52,13 +52,23 @@ export class OriginPools {
       return pool;
     }
     if (this.#pools.size >= this.#max && !this.#evictIdle()) return null;
-    const sized = this.#sizes.get(origin);
-    pool = new WorkerPool({
-      workers: sized?.workers ?? this.#o.node.workers,
-      queueLimit: sized?.queueLimit ?? this.#o.node.queueLimit,
-    });
+    const [workers, queueLimit] = this.#sizeOf(origin);
+    pool = new WorkerPool({ workers, queueLimit });
     this.#pools.set(origin, pool);
     return pool;
+  }
+
+  /** New sizes (a reload): every pool takes its origin's new bounds. */
+  reconfigure(node: NodeConfig, peers: readonly PeerConfig[]): void {
+    this.#node = node;
+    this.#sizes.clear();
+    for (const p of peers) this.#sizes.set(p.name, p);
+    for (const [origin, pool] of this.#pools) pool.resize(...this.#sizeOf(origin));
+  }
+
+  #sizeOf(origin: string): [number, number] {
+    const sized = this.#sizes.get(origin);
+    return [sized?.workers ?? this.#node.workers, sized?.queueLimit ?? this.#node.queueLimit];
   }
 
   /** The pool of `origin` if it has one (for status and tests). */

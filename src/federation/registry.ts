@@ -24,6 +24,27 @@ export interface NameCounters {
   replaced: number;
 }
 
+/** What a reload did to the peers, by name. */
+export interface ReloadedPeers {
+  readonly added: string[];
+  readonly removed: string[];
+  /** Connection settings changed: a new link is dialed (or awaited). */
+  readonly redialed: string[];
+  /** Only hubs or pool sizes changed: the link stays. */
+  readonly updated: string[];
+}
+
+/** Whether two sections of one peer differ in what its connection depends on. */
+function connectionChanged(a: PeerConfig, b: PeerConfig): boolean {
+  return a.host !== b.host || a.port !== b.port || a.autoConnect !== b.autoConnect ||
+    a.key !== b.key || a.tlsServerName !== b.tlsServerName || a.tlsVerify !== b.tlsVerify;
+}
+
+function samePeer(a: PeerConfig, b: PeerConfig): boolean {
+  return !connectionChanged(a, b) && a.workers === b.workers && a.queueLimit === b.queueLimit &&
+    a.hubs.length === b.hubs.length && a.hubs.every((h, i) => h === b.hubs[i]);
+}
+
 /** Options of {@link PeerRegistry}. */
 export interface PeerRegistryOptions {
   readonly node: NodeConfig;
@@ -31,7 +52,7 @@ export interface PeerRegistryOptions {
   /** What peers report to the federation, and how they dial. */
   readonly events: Pick<
     PeerHost,
-    "connect" | "onFrame" | "onLinkUp" | "onLinkDown" | "onLatency"
+    "connect" | "onFrame" | "onLinkUp" | "onLinkDown" | "onLatency" | "onStateChange"
   >;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -51,16 +72,24 @@ export class PeerRegistry {
   readonly #host: PeerHost;
   #nextLinkId = 1;
 
+  #node: NodeConfig;
+
   constructor(options: PeerRegistryOptions) {
     this.#o = options;
-    const node = options.node;
+    this.#node = options.node;
+    const node = () => this.#node;
     this.#host = {
       ...options.events,
-      localName: node.name,
+      localName: options.node.name,
       clock: options.clock,
       logger: options.logger,
-      pingIntervalMs: node.pingIntervalMs,
-      pingMaxMissed: node.pingMaxMissed,
+      // Read at each new link, so a reload's heartbeat settings apply to new links.
+      get pingIntervalMs() {
+        return node().pingIntervalMs;
+      },
+      get pingMaxMissed() {
+        return node().pingMaxMissed;
+      },
       nextLinkId: () => this.#nextLinkId++,
     };
     for (const pc of options.peers) {
@@ -104,7 +133,7 @@ export class PeerRegistry {
 
   /** The key a dialer calling itself `name` must prove: its section's, else federation_key. */
   keyFor(name: string): string {
-    return this.configs.get(name)?.key ?? this.#o.node.federationKey;
+    return this.configs.get(name)?.key ?? this.#node.federationKey;
   }
 
   /**
@@ -154,7 +183,7 @@ export class PeerRegistry {
   adoptInbound(name: string, conn: FrameConnection, remote: string, rttMs: number): void {
     let peer = this.#peers.get(name);
     if (!peer) {
-      const node = this.#o.node;
+      const node = this.#node;
       peer = this.#newPeer({
         name,
         host: null,
@@ -190,13 +219,54 @@ export class PeerRegistry {
     }
   }
 
+  /**
+   * A reload: peers added are created (and dial when they should), peers
+   * removed are stopped, peers whose connection settings changed get a new
+   * actor (their link alone is redialed), and the others take their new
+   * section in place, link untouched.
+   */
+  reconfigure(node: NodeConfig, peers: readonly PeerConfig[]): ReloadedPeers {
+    this.#node = node;
+    const out: ReloadedPeers = { added: [], removed: [], redialed: [], updated: [] };
+    const next = new Map(peers.map((p) => [p.name, p] as const));
+    for (const name of [...this.configs.keys()]) {
+      if (next.has(name)) continue;
+      this.configs.delete(name);
+      const gone = this.#peers.get(name);
+      this.#peers.delete(name);
+      gone?.stop("removed from the configuration");
+      out.removed.push(name);
+    }
+    for (const config of peers) {
+      const old = this.configs.get(config.name);
+      const peer = this.#peers.get(config.name);
+      this.configs.set(config.name, config);
+      if (old === undefined && peer !== undefined) {
+        // A node already dialed in without a section: it keeps its link and gets the section.
+        peer.reconfigure(config);
+        out.added.push(config.name);
+        if (peer.link === null) peer.start();
+      } else if (old === undefined || peer === undefined || connectionChanged(old, config)) {
+        const fresh = this.#newPeer(config, true);
+        this.#peers.set(config.name, fresh);
+        peer?.stop("its [peer] section changed: redialing");
+        (old === undefined ? out.added : out.redialed).push(config.name);
+        fresh.start();
+      } else if (!samePeer(old, config)) {
+        peer.reconfigure(config);
+        out.updated.push(config.name);
+      }
+    }
+    return out;
+  }
+
   /** Stops every peer: links closed, dials and timers cancelled. */
   stopAll(): void {
     for (const p of this.#peers.values()) p.stop();
   }
 
   #newPeer(config: PeerConfig, configured: boolean): Peer {
-    const node = this.#o.node;
+    const node = this.#node;
     return new Peer({
       config,
       configured,

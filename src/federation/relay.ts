@@ -30,8 +30,8 @@ export interface RelayOptions {
   readonly logger: Logger;
   readonly routes: RouteTable;
   readonly out: Sender;
-  /** Deadline of a relayed request that names no `timeout_ms`. */
-  readonly defaultBudgetMs: number;
+  /** Deadline of a relayed request that names no `timeout_ms` (read per request). */
+  readonly defaultBudgetMs: () => number;
 }
 
 /** Forwards messages for other nodes and fails relayed requests whose link is lost. */
@@ -141,7 +141,7 @@ export class Relay {
     if (!out.write(link, MsgType.Request, body)) return;
     out.counters.relayed++;
     const now = this.#o.clock.now();
-    const expiresAt = now + (req.timeout_ms ?? this.#o.defaultBudgetMs);
+    const expiresAt = now + (req.timeout_ms ?? this.#o.defaultBudgetMs());
     this.#relayed.add(link.id, { src: req.src, id: req.id, dst: req.dst, expiresAt }, now);
   }
 }

@@ -53,6 +53,12 @@ export class RouteTable {
     this.#learned = new LearnedRoutes(this.#max);
   }
 
+  /** New [peer] sections (a reload): their hubs take effect for the next message. */
+  setConfigs(configs: readonly PeerConfig[]): void {
+    this.#hubs.clear();
+    for (const c of configs) this.#hubs.set(c.name, c.hubs);
+  }
+
   /** Whether a route to `dst` was learned from its messages. */
   hasLearned(dst: string): boolean {
     return this.#learned.via(dst) !== undefined;

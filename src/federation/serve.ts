@@ -16,8 +16,8 @@ export interface RequestServerOptions {
   readonly name: string;
   readonly clock: Clock;
   readonly router: PathService;
-  /** Budget of a request that names no `timeout_ms` (`request_timeout`). */
-  readonly defaultBudgetMs: number;
+  /** Budget of a request that names no `timeout_ms` (`request_timeout`, read per request). */
+  readonly defaultBudgetMs: () => number;
   /** Sends an answer back to the origin. */
   readonly respond: (dst: string, id: number, res: PathResponse) => void;
   /** Counts (and logs) a request that will get no answer from here. */
@@ -62,7 +62,7 @@ export class RequestServer {
       return;
     }
     const queuedAt = this.#o.clock.now();
-    const budget = req.timeout_ms ?? this.#o.defaultBudgetMs;
+    const budget = req.timeout_ms ?? this.#o.defaultBudgetMs();
     const accepted = pool.submit((release) =>
       this.#run(req, neighbour, budget - (this.#o.clock.now() - queuedAt), release)
     );

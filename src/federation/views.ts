@@ -98,7 +98,7 @@ export class HubReachabilityLog {
   readonly #last = new Map<string, string | null>();
 
   constructor(
-    readonly peers: readonly { readonly name: string; readonly hubs: readonly string[] }[],
+    public peers: readonly { readonly name: string; readonly hubs: readonly string[] }[],
     readonly routes: RouteTable,
     readonly log: Logger,
   ) {}

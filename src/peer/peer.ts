@@ -73,6 +73,8 @@ export interface PeerHost {
   onLinkDown(peer: Peer, link: Link, reason: string): void;
   /** A PONG gave the link a new round trip. */
   onLatency?(peer: Peer, link: Link, ms: number): void;
+  /** The peer's state changed (after the change). */
+  onStateChange?(peer: Peer): void;
 }
 
 /** Options of {@link Peer}. */
@@ -89,8 +91,8 @@ export interface PeerOptions {
 
 /** One peer: its link, heartbeat and reconnect schedule. */
 export class Peer {
-  readonly config: PeerConfig;
-  readonly configured: boolean;
+  #config: PeerConfig;
+  #configured: boolean;
   readonly #host: PeerHost;
   readonly #backoff: Backoff;
   readonly #log: Logger;
@@ -102,8 +104,8 @@ export class Peer {
   readonly #dials = new Set<AbortController>();
 
   constructor(options: PeerOptions) {
-    this.config = options.config;
-    this.configured = options.configured;
+    this.#config = options.config;
+    this.#configured = options.configured;
     this.#host = options.host;
     this.#log = options.host.logger.with({ peer: options.config.name });
     this.#backoff = new Backoff({
@@ -114,8 +116,28 @@ export class Peer {
     });
   }
 
+  /** Its [peer:NAME] section (or the defaults of a node without one). */
+  get config(): PeerConfig {
+    return this.#config;
+  }
+
+  /** False for a node that dialed in without a [peer:NAME] section here. */
+  get configured(): boolean {
+    return this.#configured;
+  }
+
+  /**
+   * Takes a new section for this peer without touching its link (a reload
+   * that changed only what does not concern the connection: hubs, pool sizes).
+   */
+  reconfigure(config: PeerConfig): void {
+    if (config.name !== this.name) throw new Error(`reconfigure ${this.name} as ${config.name}`);
+    this.#config = config;
+    this.#configured = true;
+  }
+
   get name(): string {
-    return this.config.name;
+    return this.#config.name;
   }
 
   get state(): PeerState {
@@ -145,7 +167,7 @@ export class Peer {
 
   /** True when this actor dials on its own (auto_connect with a host). */
   get dials(): boolean {
-    return this.config.autoConnect && this.config.host !== null;
+    return this.#config.autoConnect && this.#config.host !== null;
   }
 
   /** Begins dialing when the peer is an auto_connect dialer. */
@@ -153,16 +175,18 @@ export class Peer {
     if (this.dials && this.#state.kind === "disconnected") this.#dial();
   }
 
-  /** Closes the link, cancels dials and timers, and drops queued work. */
-  stop(): void {
+  /** Closes the link (reported down, for good), cancels dials and timers. */
+  stop(why = "node stopping"): void {
+    if (this.#stopped) return;
     this.#stopped = true;
     for (const d of this.#dials) d.abort();
     this.#dials.clear();
     const s = this.#state;
-    this.#enter({ kind: "disconnected" }, "stopping");
+    this.#enter({ kind: "disconnected" }, why);
     if (s.kind === "connected") {
       s.link.heartbeat.stop();
-      s.link.conn.close({ kind: "local", why: "node stopping" });
+      s.link.conn.close({ kind: "local", why });
+      this.#host.onLinkDown(this, s.link, why);
     }
   }
 
@@ -261,7 +285,7 @@ export class Peer {
   #dial(): void {
     const abort = new AbortController();
     this.#dials.add(abort);
-    this.#enter({ kind: "connecting", abort }, `dialing ${this.config.host}:${this.config.port}`);
+    this.#enter({ kind: "connecting", abort }, `dialing ${this.#config.host}:${this.#config.port}`);
     const onTcpUp = () => {
       if (this.#state.kind === "connecting" && this.#state.abort === abort) {
         this.#enter({ kind: "authenticating", abort }, "TCP/TLS up, authenticating");
@@ -304,6 +328,7 @@ export class Peer {
     this.#state = next;
     if (prev.kind !== next.kind || next.kind === "connected") {
       this.#log.info(`peer ${this.name}: ${prev.kind} -> ${next.kind}`, { why });
+      this.#host.onStateChange?.(this);
     }
   }
 }

@@ -22,8 +22,8 @@ export type Task = (release: () => void) => Promise<void>;
 
 /** Bounded FIFO plus a concurrency limit. */
 export class WorkerPool {
-  readonly workers: number;
-  readonly queueLimit: number;
+  #workers: number;
+  #queueLimit: number;
   #queue: Task[] = [];
   #head = 0;
   #active = 0;
@@ -32,8 +32,32 @@ export class WorkerPool {
   rejected = 0;
 
   constructor(options: WorkerPoolOptions = {}) {
-    this.workers = options.workers ?? 4;
-    this.queueLimit = options.queueLimit ?? 1024;
+    this.#workers = options.workers ?? 4;
+    this.#queueLimit = options.queueLimit ?? 1024;
+  }
+
+  /** Handlers allowed to run at once. */
+  get workers(): number {
+    return this.#workers;
+  }
+
+  /** Tasks allowed to wait. */
+  get queueLimit(): number {
+    return this.#queueLimit;
+  }
+
+  /**
+   * New bounds (a reload): more workers start waiting tasks at once; fewer
+   * take effect as running tasks finish; a smaller queue refuses only new tasks.
+   */
+  resize(workers: number, queueLimit: number): void {
+    this.#workers = workers;
+    this.#queueLimit = queueLimit;
+    while (this.#active < this.#workers) {
+      const next = this.#take();
+      if (!next) break;
+      this.#run(next);
+    }
   }
 
   /** Tasks holding a worker. */
@@ -54,11 +78,11 @@ export class WorkerPool {
   /** Runs or queues `task`; false when the queue is full or the pool closed. */
   submit(task: Task): boolean {
     if (this.#closed) return false;
-    if (this.#active < this.workers) {
+    if (this.#active < this.#workers) {
       this.#run(task);
       return true;
     }
-    if (this.queued >= this.queueLimit) {
+    if (this.queued >= this.#queueLimit) {
       this.rejected++;
       return false;
     }
@@ -80,6 +104,7 @@ export class WorkerPool {
       if (released) return;
       released = true;
       this.#active--;
+      if (this.#active >= this.#workers) return;
       const next = this.#take();
       if (next) this.#run(next);
     };

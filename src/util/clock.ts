@@ -19,3 +19,22 @@ export const systemClock: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMER_MS)),
   clear: (handle) => clearTimeout(handle as number),
 };
+
+/**
+ * Resolves once `done()` holds or `ms` passed on `clock`, checking every
+ * `stepMs`; true when it held. For waits with no event to hang on (a drain).
+ */
+export async function waitUntil(
+  clock: Clock,
+  done: () => boolean,
+  ms: number,
+  stepMs = 25,
+): Promise<boolean> {
+  const until = clock.now() + ms;
+  while (!done()) {
+    const left = until - clock.now();
+    if (left <= 0) return false;
+    await new Promise<void>((r) => clock.setTimeout(r, Math.min(stepMs, left)));
+  }
+  return true;
+}
