@@ -148,7 +148,8 @@ export class Federation {
         onLinkUp: (peer, link) => this.#linkUp(peer, link),
         onLinkDown: (peer, link, reason) => this.#linkDown(peer, link, reason),
         onLatency: (peer, _link, ms) => this.#presence.latency(peer.name, ms),
-        onStateChange: () => this.#watchers.notify(),
+        // A link coming up is reported by onLinkUp, once presence expects its hub.
+        onStateChange: (peer) => peer.link === null && this.#watchers.notify(),
       },
       clock: options.clock,
       logger: options.logger,
