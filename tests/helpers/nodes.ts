@@ -1,6 +1,6 @@
 /** Builds resolved configs and in-process nodes for federation tests. */
 import type { NodeConfig, PeerConfig } from "../../src/config/types.ts";
-import { Federation } from "../../src/federation/federation.ts";
+import { Federation, type FederationOptions } from "../../src/federation/federation.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { registerCore } from "../../src/modules/core/mod.ts";
 import { registerNodePaths } from "../../src/federation/paths.ts";
@@ -71,7 +71,12 @@ export interface TestNode {
 export function startTestNode(
   node: NodeConfig,
   peers: PeerConfig[],
-  opts: { clock?: Clock; router?: PathRouter; start?: boolean } = {},
+  opts: {
+    clock?: Clock;
+    router?: PathRouter;
+    start?: boolean;
+    onEvent?: FederationOptions["onEvent"];
+  } = {},
 ): TestNode {
   const clock = opts.clock ?? systemClock;
   const router = opts.router ?? new PathRouter();
@@ -85,6 +90,7 @@ export function startTestNode(
     listen: node.listenPort === null
       ? null
       : () => openListener({ hostname: node.listenHost, port: node.listenPort ?? 0 }),
+    onEvent: opts.onEvent,
   });
   registerCore(router, { name: node.name, clock, startedAt: clock.now() });
   registerNodePaths(router, { federation: fed, clock, startedAt: clock.now() });
