@@ -109,7 +109,7 @@ Deno.test("hub with tls_client_auth, [acl] on factory, the audit trail through k
         http(),
       ),
     );
-    const [fp, op, pp] = await Promise.all([
+    const [, op, pp] = await Promise.all([
       nodeReady(factory),
       nodeReady(office),
       nodeReady(plant),
