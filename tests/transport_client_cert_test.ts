@@ -7,7 +7,7 @@ import tls from "node:tls";
 import type { PeerConfig } from "../src/config/types.ts";
 import { generateCa, issueNodeCert } from "../src/pki/certs.ts";
 import { tcpTlsDialer, TransportError } from "../src/transport/mod.ts";
-import { within } from "./kit/mod.ts";
+import { deadPort, within } from "./kit/mod.ts";
 import { peerConfig } from "./helpers/nodes.ts";
 
 const ca = await generateCa();
@@ -147,7 +147,9 @@ Deno.test("tcpTlsDialer() with a certificate refuses a listener whose certificat
         new AbortController().signal,
       ),
       (e) =>
-        e instanceof TransportError && e.code === "dial_failed" && /plant\.example/.test(e.message),
+        e instanceof TransportError && e.code === "dial_failed" &&
+        /invalid peer certificate: certificate not valid for name "plant\.example"; certificate is only valid for DNS:hub, DNS:localhost, IP Address:127\.0\.0\.1/
+          .test(e.message),
     );
     // An address as the name is checked against the certificate's IP names.
     const raw = await dial(
@@ -187,6 +189,43 @@ Deno.test("a listener asking for client certificates refuses one issued by anoth
   } finally {
     raw?.conn.close();
     await listener.close();
+  }
+});
+
+Deno.test("tcpTlsDialer() with a certificate says when the listener's certificate has expired", async () => {
+  const stale = await issueNodeCert(ca, {
+    name: "hub",
+    hosts: ["127.0.0.1"],
+    days: 1,
+    now: new Date(Date.now() - 3 * 86_400_000),
+  });
+  const server = tls.createServer({ cert: stale.certPem, key: stale.keyPem }, (s) => {
+    s.on("error", () => {});
+    s.destroy();
+  });
+  server.on("tlsClientError", () => {});
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as { port: number }).port;
+  const dial = tcpTlsDialer({
+    tls: true,
+    caCerts: [ca.certPem],
+    clientCert: { cert: office.certPem, key: office.keyPem },
+  });
+  try {
+    await assert.rejects(
+      dial(hubPeer(port, { tlsServerName: null }), new AbortController().signal),
+      (e) =>
+        e instanceof TransportError &&
+        /failed: invalid peer certificate: certificate expired on \d{4}-.*\(CN=hub; renew it/.test(
+          e.message,
+        ),
+    );
+    await assert.rejects(
+      dial(hubPeer(deadPort()), new AbortController().signal),
+      (e) => e instanceof TransportError && /^cannot connect to 127\.0\.0\.1:\d+: /.test(e.message),
+    );
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
   }
 });
 
