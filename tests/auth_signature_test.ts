@@ -38,16 +38,19 @@ function counterRandom(): (out: Uint8Array) => Uint8Array {
 }
 
 const ca = await generateCa({ commonName: "Test CA", now: new Date(T0 - 86_400_000) });
+// EC P-256 keys: these tests pin the ES256 form; gen-certs' default Ed25519 has its own test.
 const office = await issueNodeCert(ca, {
   name: "office",
   hosts: ["127.0.0.1"],
   days: 30,
   now: new Date(T0 - 86_400_000),
+  keyType: "p256",
 });
 const factory = await issueNodeCert(ca, {
   name: "factory",
   hosts: ["127.0.0.1"],
   now: new Date(T0 - 86_400_000),
+  keyType: "p256",
 });
 
 const REQ: SignableRequest = {
@@ -385,6 +388,21 @@ Deno.test("RS256 and EdDSA keys sign and verify; other keys are refused with a r
     () => new RequestVerifier({ caPem: office.certPem }),
     (e) => e instanceof SignatureError && /no CA certificate/.test(e.message),
   );
+});
+
+Deno.test("a gen-certs node key (Ed25519 by default) signs EdDSA", async () => {
+  const plain = await issueNodeCert(ca, {
+    name: "office",
+    hosts: ["127.0.0.1"],
+    now: new Date(T0 - 86_400_000),
+  });
+  const { verifier } = setup();
+  const signer = new RequestSigner({ certPem: plain.certPem, keyPem: plain.keyPem, now: () => T0 });
+  assert.equal(signer.alg, "EdDSA");
+  const sig = signer.sign(REQ);
+  assert.equal(verifier.verify(overWire(REQ, sig)).ok, true);
+  const fresh = signer.sign(REQ);
+  assertFails(verifier.verify({ ...REQ, args: { on: false }, sig: fresh }), "bad_signature");
 });
 
 Deno.test("verify() keeps a bounded number of checked certificates", () => {

@@ -220,11 +220,34 @@ Deno.test("certificates carry the required X.509 extensions", async () => {
     ]);
     assert.equal(leaf.subject, "CN=factory-2");
     assert.equal(leaf.issuer, ca.subject);
-    assert.deepEqual(leaf.publicKey.algorithm, { name: "ECDSA", namedCurve: "P-256" });
+    assert.deepEqual(leaf.publicKey.algorithm, { name: "Ed25519" });
     assert.equal(await leaf.verify({ publicKey: ca.publicKey, signatureOnly: true }), true);
     const aki = leaf.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
     assert.equal(aki, ca.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId);
     assert.ok(/^[4-7]/.test(leaf.serialNumber) && leaf.serialNumber.length === 32);
+  });
+});
+
+Deno.test("--key p256 issues an EC P-256 node key that rustls accepts; a bad --key is a usage error", async () => {
+  await withTempDir(async (dir) => {
+    const io = await genNode(dir, "plc-gw", "127.0.0.1", ["--key", "p256"]);
+    assert.ok(
+      io.outLines.some((l) => /p256 private key of plc-gw/.test(l)),
+      io.outLines.join("\n"),
+    );
+    const leaf = new x509.X509Certificate(await read(`${dir}/plc-gw.pem`));
+    assert.deepEqual(leaf.publicKey.algorithm, { name: "ECDSA", namedCurve: "P-256" });
+    const caPem = await read(`${dir}/ca.pem`);
+    const exchange = await tlsExchange(
+      await read(`${dir}/plc-gw.pem`),
+      await read(`${dir}/plc-gw.key`),
+      dialIp(caPem),
+    );
+    assert.deepEqual(exchange, { client: null, server: null });
+
+    const bad = await run(["--dir", dir, "--node", "x", "--host", "127.0.0.1", "--key", "rsa"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.io.errLines[0], /--key must be ed25519 or p256, got 'rsa'/);
   });
 });
 

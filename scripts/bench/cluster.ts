@@ -143,6 +143,46 @@ export async function startCluster(kids: Children, log: (s: string) => void): Pr
   return { hub, factory, office, direct };
 }
 
+/** Nodes of row 8: row 1's path with every request signed and checked. */
+export interface SignedCluster {
+  readonly hub: BenchNode;
+  readonly factory: BenchNode;
+  readonly office: BenchNode;
+}
+
+/**
+ * Starts hub, factory (`require_signed = all`) and office (`sign = all`, reaching factory via
+ * the hub): row 1 with a signature made at office and checked at factory for every request.
+ * The route check proves it: an unsigned request would get 401.
+ */
+export async function startSignedCluster(
+  kids: Children,
+  log: (s: string) => void,
+): Promise<SignedCluster> {
+  log("starting hub, factory (require_signed = all) and office (sign = all, via hub)");
+  const hub = await kids.startNode({ name: "hub", listen: true, http: false });
+  const hubAt = { port: hub.fedPort! };
+  const factory = await kids.startNode({
+    name: "factory",
+    listen: true,
+    http: false,
+    nodeExtra: { require_signed: "all" },
+    peers: [peer("hub", hubAt)],
+  });
+  await waitForLog(hub, "authenticated", LINK_UP_MS, "factory");
+  const office = await kids.startNode({
+    name: "office",
+    listen: false,
+    http: true,
+    nodeExtra: { sign: "all" },
+    peers: [peer("hub", hubAt), peer("factory", { hub: "hub" })],
+  });
+  await waitForLog(hub, "authenticated", LINK_UP_MS, "office");
+  await waitForLog(office, "factory is reachable via hub", LINK_UP_MS, "factory");
+  await checkRoute(office.apiPort!, "via-hub");
+  return { hub, factory, office };
+}
+
 async function getJson(port: number, path: string): Promise<{ status: number; body: unknown }> {
   const r = await fetch(`http://127.0.0.1:${port}/api${path}`);
   return { status: r.status, body: await r.json() };

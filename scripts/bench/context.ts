@@ -52,9 +52,11 @@ export interface RowContext {
 
 /** One row of the table: its number, what it measures, and how. */
 export interface BenchRow {
-  /** 1–7, as in docs/performance.md. */
+  /** 1–8, as in docs/performance.md. */
   readonly row: number;
   readonly name: string;
+  /** Runs only when --rows names it. Default false. */
+  readonly optIn?: boolean;
   /** Runs on the shared cluster, which is stopped after the last such row. */
   readonly usesCluster: boolean;
   /** Throughput is also given as a fraction of this row's at the same C. */

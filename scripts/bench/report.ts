@@ -9,7 +9,7 @@ export interface RowProc extends ProcUsage {
 
 /** One line of the table and of the JSON file. */
 export interface Row {
-  /** 1–7, as in docs/performance.md. */
+  /** 1–8, as in docs/performance.md. */
   readonly row: number;
   readonly case: string;
   /** Concurrency (requests in flight); null where it does not apply. */

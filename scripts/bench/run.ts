@@ -23,9 +23,10 @@ import { row4 } from "./rows/row4_portal02_via_hub.ts";
 import { row5 } from "./rows/row5_raw_tls_echo.ts";
 import { row6 } from "./rows/row6_hub_capacity.ts";
 import { row7 } from "./rows/row7_codec.ts";
+import { row8 } from "./rows/row8_http_via_hub_signed.ts";
 
 /** Every row, in the order they run. */
-export const ROWS: readonly BenchRow[] = [row1, row2, row3, row4, row5, row6, row7];
+export const ROWS: readonly BenchRow[] = [row1, row2, row3, row4, row5, row6, row7, row8];
 
 /** Exit statuses of the benchmark. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -33,8 +34,9 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 const USAGE = `usage: deno task bench [options]
   --quick          about 30 s instead of 60-90 s: fewer requests, shorter bounds
   --peers N        idle peers for the hub capacity row (default 500)
-  --c LIST         concurrencies for rows 1-5 (default 1,16,64)
-  --rows LIST      rows to run (default 1,2,3,4,5,6,7)
+  --c LIST         concurrencies for rows 1-5 and 8 (default 1,16,64)
+  --rows LIST      rows to run (default 1,2,3,4,5,6,7; row 8, row 1 with every
+                   request signed and checked, runs when named: --rows 1,8)
   --out DIR        where the JSON goes (default bench/results)
   --cpu-prof DIR   run every node with V8's CPU profiler; one .cpuprofile per node
                    lands in DIR/<node>/ when it stops (summarise: profile_top.ts)
@@ -92,7 +94,8 @@ function parseSettings(argv: string[]): Settings | null {
   const cs = values.c === undefined ? [1, 16, 64] : intList("c", values.c);
   if (cs.some((c) => c > 1024)) throw new UsageError("--c values must be at most 1024");
   const all = ROWS.map((r) => r.row);
-  const rows = new Set(values.rows === undefined ? all : intList("rows", values.rows));
+  const byDefault = ROWS.filter((r) => !r.optIn).map((r) => r.row);
+  const rows = new Set(values.rows === undefined ? byDefault : intList("rows", values.rows));
   for (const r of rows) {
     if (!all.includes(r)) throw new UsageError(`--rows: there is no row ${r} (1-${all.length})`);
   }

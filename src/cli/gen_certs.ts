@@ -5,9 +5,12 @@ import {
   CertError,
   DEFAULT_CA_DAYS,
   DEFAULT_NODE_DAYS,
+  DEFAULT_NODE_KEY,
   genCerts,
   type GenCertsResult,
   MAX_DAYS,
+  type NodeKeyType,
+  NodeKeyTypes,
 } from "../pki/mod.ts";
 import { errorText } from "../util/errors.ts";
 
@@ -24,7 +27,7 @@ const consoleIo: CommandIo = {
 
 export const GEN_CERTS_USAGE =
   "usage: portal gen-certs --dir DIR --node NAME --host HOST[,HOST...] " +
-  "[--days N] [--force] [--config FILE]";
+  "[--days N] [--key ed25519|p256] [--force] [--config FILE]";
 
 const HELP = `${GEN_CERTS_USAGE}
 
@@ -40,6 +43,9 @@ with the same DIR: the CA is reused, so every node trusts every other through tl
                    without 'http://' or ':PORT'
   --days N         node certificate validity in days (default ${DEFAULT_NODE_DAYS}; a new CA
                    gets ${DEFAULT_CA_DAYS} days, or N if longer)
+  --key TYPE       the node's key: ed25519 (default: cheap request signatures, see
+                   docs/operations.md) or p256 (EC P-256, for TLS stacks without Ed25519);
+                   the CA's own key is EC P-256 either way
   --force          overwrite an existing NAME.pem / NAME.key (the CA is never overwritten)
   --config FILE    the node's config file: the tls_* lines printed at the end are relative
                    to its directory (as node.ini reads them); without it they are absolute
@@ -63,6 +69,7 @@ export async function genCertsCommand(argv: string[], io: CommandIo = consoleIo)
     node?: string;
     host?: string[];
     days?: string;
+    key?: string;
     force?: boolean;
     config?: string;
     help?: boolean;
@@ -75,6 +82,7 @@ export async function genCertsCommand(argv: string[], io: CommandIo = consoleIo)
         node: { type: "string" },
         host: { type: "string", multiple: true },
         days: { type: "string" },
+        key: { type: "string" },
         force: { type: "boolean" },
         config: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -103,6 +111,10 @@ export async function genCertsCommand(argv: string[], io: CommandIo = consoleIo)
       return usageError(`--days must be from 1 to ${MAX_DAYS}, got ${values.days}`);
     }
   }
+  const keyType = (values.key ?? DEFAULT_NODE_KEY) as NodeKeyType;
+  if (!NodeKeyTypes.includes(keyType)) {
+    return usageError(`--key must be ${NodeKeyTypes.join(" or ")}, got '${values.key}'`);
+  }
   const cwd = Deno.cwd();
   if (values.config !== undefined && (await isDirectory(resolve(cwd, values.config)))) {
     return usageError(`--config ${values.config} is a directory; name the node's .ini file`);
@@ -115,6 +127,7 @@ export async function genCertsCommand(argv: string[], io: CommandIo = consoleIo)
       node: values.node,
       hosts: values.host,
       days,
+      keyType,
       force: values.force ?? false,
     });
   } catch (e) {
@@ -136,7 +149,7 @@ export async function genCertsCommand(argv: string[], io: CommandIo = consoleIo)
     io.out(`reused CA ${result.caCertPath}`);
   }
   const sans = issued.subjectAltNames.map((s) => `${s.kind === "ip" ? "IP" : "DNS"}:${s.value}`);
-  io.out(`wrote ${result.keyPath} (private key of ${values.node}, mode 0600)`);
+  io.out(`wrote ${result.keyPath} (${keyType} private key of ${values.node}, mode 0600)`);
   io.out(
     `wrote ${result.certPath} (${sans.join(", ")}; valid until ${issued.notAfter.toISOString()})`,
   );

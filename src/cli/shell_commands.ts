@@ -2,6 +2,7 @@
  * The shell's commands (PATHS.md "The shell"): one session holds the current
  * directory and runs one line at a time against a node's API.
  */
+import { AUDIT_PATH, auditCount, formatAudit } from "./audit.ts";
 import { ClientError } from "./client.ts";
 import type { NodeClient, NodeResponse } from "./client.ts";
 import { entryNames } from "./completer.ts";
@@ -40,6 +41,7 @@ export const HELP = `Commands:
   node status             its connection and message counters
   iot on|off|toggle <id>  switch a device
   iot status <id>         a device's state
+  audit [N]               the latest N CALLs the node decided (default 20)
   help                    this text
   exit                    leave the shell (Ctrl-D too)
 Paths: 'x' is relative to the current path, '/x' starts at the root of the node you are on
@@ -165,6 +167,11 @@ export class ShellSession {
           ? await request("GET", device)
           : await request("CALL", `${device}/${action}`);
         return res === null ? "failed" : this.#print(formatDeviceState(id, res.body));
+      }
+      case "audit": {
+        const n = auditCount(args);
+        const res = await request("GET", inContext(this.#cwd, AUDIT_PATH), { limit: n });
+        return res === null ? "failed" : this.#print(formatAudit(res.body, n));
       }
       case "help":
       case "?":

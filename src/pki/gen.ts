@@ -14,7 +14,7 @@ import {
 } from "./files.ts";
 import { parseHosts } from "./hosts.ts";
 import { checkNodeName, type IssuedCert, issueNodeCert } from "./issue.ts";
-import { checkDays, DEFAULT_CA_DAYS, DEFAULT_NODE_DAYS } from "./x509.ts";
+import { checkDays, DEFAULT_CA_DAYS, DEFAULT_NODE_DAYS, type NodeKeyType } from "./x509.ts";
 
 /** Options of {@link genCerts}: what `portal gen-certs` does. */
 export interface GenCertsOptions {
@@ -27,6 +27,8 @@ export interface GenCertsOptions {
   readonly force?: boolean;
   /** The current time. Default `new Date()`. */
   readonly now?: Date;
+  /** The node's key type. Default Ed25519 (see `NodeKeyTypes`); the CA stays EC P-256. */
+  readonly keyType?: NodeKeyType;
 }
 
 /** What {@link genCerts} did. Paths are `dir` joined with the file name, as `dir` was given. */
@@ -105,7 +107,13 @@ export async function genCerts(opts: GenCertsOptions): Promise<GenCertsResult> {
     );
   }
 
-  const issued = await issueNodeCert(ca, { name: opts.node, hosts: opts.hosts, days, now });
+  const issued = await issueNodeCert(ca, {
+    name: opts.node,
+    hosts: opts.hosts,
+    days,
+    now,
+    keyType: opts.keyType,
+  });
   files.push(
     { fileName: `${opts.node}.key`, contents: issued.keyPem, mode: KEY_FILE_MODE },
     { fileName: `${opts.node}.pem`, contents: issued.certPem, mode: CERT_FILE_MODE },

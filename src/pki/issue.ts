@@ -1,4 +1,4 @@
-/** Node certificates: EC P-256 leaves signed by the deployment CA, one per node. */
+/** Node certificates: Ed25519 (or EC P-256) leaves signed by the deployment CA, one per node. */
 import { isValidNodeName } from "../auth/primitives.ts";
 import { CA_CERT_FILE, CA_KEY_FILE, type CertificateAuthority } from "./ca.ts";
 import { CertError } from "./errors.ts";
@@ -9,8 +9,10 @@ import {
   checkDays,
   DAY_MS,
   DEFAULT_NODE_DAYS,
-  EC_P256,
+  DEFAULT_NODE_KEY,
   newSerial,
+  nodeKeyParams,
+  type NodeKeyType,
   privateKeyPem,
   x509,
 } from "./x509.ts";
@@ -25,6 +27,8 @@ export interface NodeCertOptions {
   readonly days?: number;
   /** The current time. Default `new Date()`. */
   readonly now?: Date;
+  /** The node's key type. Default {@link DEFAULT_NODE_KEY} (Ed25519). */
+  readonly keyType?: NodeKeyType;
 }
 
 /** A node certificate and its new private key. */
@@ -40,7 +44,7 @@ export interface IssuedCert {
 }
 
 /**
- * Issues a node certificate signed by `ca`: EC P-256, CA:FALSE, CN and a DNS name equal to the
+ * Issues a node certificate signed by `ca`: Ed25519 unless `keyType` says p256, CA:FALSE, CN and a DNS name equal to the
  * node name plus every host, and both serverAuth (it listens) and clientAuth (it dials a
  * listener with `tls_client_auth = require`).
  */
@@ -61,7 +65,11 @@ export async function issueNodeCert(
     throw new CertError("bad_ca", `the CA expired on ${ca.cert.notAfter.toISOString()}`);
   }
 
-  const keys = await crypto.subtle.generateKey(EC_P256, true, ["sign", "verify"]);
+  const keys = await crypto.subtle.generateKey(
+    nodeKeyParams(opts.keyType ?? DEFAULT_NODE_KEY),
+    true,
+    ["sign", "verify"],
+  ) as CryptoKeyPair;
   const caKeyId = ca.cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: newSerial(),

@@ -3,7 +3,15 @@
  * certificate says (expiry for check-config and start-up warnings).
  */
 export { CertError, type CertErrorCode } from "./errors.ts";
-export { BACKDATE_MS, DEFAULT_CA_DAYS, DEFAULT_NODE_DAYS, MAX_DAYS } from "./x509.ts";
+export {
+  BACKDATE_MS,
+  DEFAULT_CA_DAYS,
+  DEFAULT_NODE_DAYS,
+  DEFAULT_NODE_KEY,
+  MAX_DAYS,
+  type NodeKeyType,
+  NodeKeyTypes,
+} from "./x509.ts";
 export {
   CA_CERT_FILE,
   CA_KEY_FILE,

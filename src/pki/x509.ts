@@ -22,8 +22,23 @@ export const MAX_DAYS = 36500;
 export const BACKDATE_MS = 60 * 60 * 1000;
 /** One day in milliseconds. */
 export const DAY_MS = 24 * 60 * 60 * 1000;
-/** The key type of every key made here: EC P-256 (ES256 signatures, accepted by rustls). */
+/** The CA's key type, and node keys on request: EC P-256 (ES256 signatures, accepted by rustls). */
 export const EC_P256: EcKeyGenParams = { name: "ECDSA", namedCurve: "P-256" };
+
+/**
+ * Key types of node certificates: `ed25519` (the default: a request signature costs tens of
+ * microseconds to make and check, against about a millisecond for P-256 here; rustls and OpenSSL
+ * 1.1.1+ accept it for TLS) or `p256` (EC P-256, for TLS stacks without Ed25519).
+ */
+export const NodeKeyTypes = ["ed25519", "p256"] as const;
+export type NodeKeyType = typeof NodeKeyTypes[number];
+/** The key type of node certificates when none is asked for. */
+export const DEFAULT_NODE_KEY: NodeKeyType = "ed25519";
+
+/** WebCrypto parameters that generate a node key of `type`. */
+export function nodeKeyParams(type: NodeKeyType): Algorithm | EcKeyGenParams {
+  return type === "ed25519" ? { name: "Ed25519" } : EC_P256;
+}
 
 /** `days` when it is a whole number from 1 to {@link MAX_DAYS}; a usage error otherwise. */
 export function checkDays(days: number): number {

@@ -3,6 +3,7 @@
  * HTTP API) from a resolved config, runs it until SIGTERM/SIGINT, then stops
  * within 5 s and exits 0.
  */
+import { AccessError, createAccess } from "../access/mod.ts";
 import type { Config } from "../config/types.ts";
 import { ConfigError, formatWarning, loadConfig } from "../config/mod.ts";
 import { Federation } from "../federation/federation.ts";
@@ -42,7 +43,10 @@ export interface StartNodeOptions {
 /** Why a node could not start, with a sentence saying what to change. */
 export class StartError extends Error {
   override readonly name = "StartError";
-  constructor(readonly code: "tls_files" | "listen" | "http" | "iot", message: string) {
+  constructor(
+    readonly code: "tls_files" | "listen" | "http" | "iot" | "access",
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -74,20 +78,38 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
       );
     }
   }
-  const caCerts = node.tls && node.tlsCa ? [await readPem(node.tlsCa, "tls_ca")] : null;
+  const caPem = node.tls && node.tlsCa ? await readPem(node.tlsCa, "tls_ca") : null;
+  const caCerts = caPem === null ? null : [caPem];
   let cert = "";
   let key = "";
-  if (node.tls && node.listenPort !== null) {
+  // A listener needs them; a dialer presents them when asked (§11) and signs with them.
+  if (node.tls && (node.listenPort !== null || (node.tlsCert && node.tlsKey))) {
     cert = await readPem(node.tlsCert ?? "", "tls_cert");
     key = await readPem(node.tlsKey ?? "", "tls_key");
+  }
+  const haveCert = cert !== "" && key !== "";
+
+  let access;
+  try {
+    access = await createAccess(config, {
+      router,
+      pems: { cert: haveCert ? cert : null, key: haveCert ? key : null, ca: caPem },
+      logger: log,
+      clock,
+    });
+  } catch (e) {
+    if (e instanceof AccessError) throw new StartError("access", e.message);
+    throw e;
   }
 
   const federation = new Federation({
     config,
-    router,
+    router: access.gate,
+    sign: access.sign,
     logger: log,
     clock,
-    dialer: options.dialer ?? tcpTlsDialer({ tls: node.tls, caCerts }),
+    dialer: options.dialer ??
+      tcpTlsDialer({ tls: node.tls, caCerts, clientCert: haveCert ? { cert, key } : null }),
     listen: node.listenPort === null ? null : node.tls
       ? () =>
         openNodeTlsListener({
@@ -118,6 +140,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     try {
       iot = createIotModule(config.iot, { clock, logger: log, node: node.name });
     } catch (e) {
+      await access.close();
       throw new StartError("iot", `cannot set up [mod_iot]: ${errorText(e)}`);
     }
     iot.register(router);
@@ -127,6 +150,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     await federation.listen();
   } catch (e) {
     await federation.stop();
+    await access.close();
     throw new StartError(
       "listen",
       `${errorText(e)} — is another portal running? check [mod_node] listen_port`,
@@ -135,9 +159,16 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
   let http: HttpApi | null = null;
   if (config.http.listen !== null) {
     try {
-      http = await startHttpApi({ config: config.http, router, logger: log });
+      // The API only calls handle(); its options name the router's class rather than
+      // PathService, so the gate is passed in that type's place.
+      http = await startHttpApi({
+        config: config.http,
+        router: access.gate as unknown as PathRouter,
+        logger: log,
+      });
     } catch (e) {
       await federation.stop();
+      await access.close();
       throw new StartError("http", errorText(e));
     }
   }
@@ -158,6 +189,8 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
           iot?.stop() ?? Promise.resolve(),
           federation.stop(),
         ]);
+        // Last: the outcome lines of CALLs that were still running are written first.
+        await access.close();
       })();
       return stopping;
     },

@@ -1,5 +1,6 @@
 /** Plain TCP listening and TCP + TLS dialing with Deno's own sockets (PORTAL02.md §1). */
 import { dialNodeTlsUnverified } from "./node_tls.ts";
+import { type ClientCertificate, dialTlsWithClientCert } from "./tls_dial.ts";
 import { type Dialer, type Listener, TransportError } from "./types.ts";
 
 function addrText(a: Deno.Addr): string {
@@ -53,11 +54,17 @@ export interface DialerOptions {
   readonly tls: boolean;
   /** PEM bundle of trusted CAs; system roots when null. */
   readonly caCerts: string[] | null;
+  /**
+   * This node's `tls_cert` and `tls_key`, presented to listeners that ask for a
+   * client certificate (`tls_client_auth = require`, PORTAL02.md §11). Default none.
+   */
+  readonly clientCert?: ClientCertificate | null;
 }
 
 /**
  * Dials with Deno.connect + setNoDelay + startTls: connectTls leaves Nagle on,
- * which stalls small frames by ~40 ms.
+ * which stalls small frames by ~40 ms. A node with a certificate dials through
+ * node:tls instead, the one TLS client here that can present it.
  */
 export function tcpTlsDialer(options: DialerOptions): Dialer {
   return async (peer, signal) => {
@@ -65,6 +72,18 @@ export function tcpTlsDialer(options: DialerOptions): Dialer {
       throw new TransportError("dial_failed", `peer ${peer.name} has no host to dial`);
     }
     const target = `${peer.host}:${peer.port}`;
+    const clientCert = options.clientCert ?? null;
+    if (options.tls && clientCert !== null) {
+      return dialTlsWithClientCert({
+        host: peer.host,
+        port: peer.port,
+        serverName: peer.tlsServerName ?? peer.host,
+        caCerts: options.caCerts,
+        clientCert,
+        verify: peer.tlsVerify,
+        signal,
+      });
+    }
     if (options.tls && !peer.tlsVerify) {
       return dialNodeTlsUnverified({
         host: peer.host,
