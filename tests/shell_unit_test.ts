@@ -503,6 +503,14 @@ Deno.test("shell --config finds [mod_http] listen and token; listen = off and ba
       const offRun = await shell(["--config", off, "-c", "ls"]);
       assert.equal(offRun.code, 2);
       assert.match(offRun.err, /HTTP API of node 'office' is off \(\[mod_http\] listen = off/);
+      const zero = `${dir}/zero.ini`;
+      await Deno.writeTextFile(
+        zero,
+        `[mod_node]\nname = office\nfederation_key = k\nlisten_port = off\n\n[mod_http]\nlisten = 127.0.0.1:0\n`,
+      );
+      const zeroRun = await shell(["--config", zero, "-c", "ls"]);
+      assert.equal(zeroRun.code, 2);
+      assert.match(zeroRun.err, /listen in .*zero\.ini has port 0, .* use --url with the port/);
       const missing = await shell(["--config", `${dir}/missing.ini`, "-c", "ls"]);
       assert.equal(missing.code, 2);
       assert.match(missing.err, /^portal shell: .*missing\.ini.*\n$/);

@@ -262,6 +262,14 @@ export async function resolveTarget(options: TargetOptions, deps: TargetDeps): P
           `e.g. listen = 127.0.0.1:8080, or use --url`,
       );
     }
+    if (listen.port === 0) {
+      throw new ClientError(
+        "bad_target",
+        `[mod_http] listen in ${config.file} has port 0, so node '${config.node.name}' picks ` +
+          "a free port at each start, which its config cannot tell; use --url with the port " +
+          "its 'node ready' log line shows (api=...)",
+      );
+    }
     return {
       url: `http://${hostForUrl(listen.hostname)}:${listen.port}`,
       token: options.token ?? config.http.token ?? fallbackToken,
