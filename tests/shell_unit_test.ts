@@ -762,6 +762,10 @@ Deno.test("shell: clear clears a terminal's screen, does nothing on a pipe, and 
     // Cursor home, then erase everything below it.
     await waitFor("\x1b[1;1H", before);
     await waitFor("\x1b[0J", before);
+    // Ctrl-L does the same, as in other shells.
+    const typed = screen.length;
+    input.write("\x0c");
+    await waitFor("\x1b[1;1H", typed);
     input.write("exit\r");
     assert.equal((await running).code, 0);
   });
