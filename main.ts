@@ -13,12 +13,13 @@ import { type CliIo, cliIo } from "./src/cli/io.ts";
 import { didYouMean } from "./src/config/suggest.ts";
 import { VERSION } from "./src/version.ts";
 
+/** What `portal help` prints. */
 export const USAGE = `usage:
   portal --config FILE                       run a node (until SIGTERM or Ctrl-C)
   portal check-config --config FILE          check a node.ini and print a summary
   portal gen-certs --dir DIR --node NAME --host H[,H...] [--force] [--days N]
-  portal shell [--config FILE | --url URL] [--token T] [-c COMMAND]
-  portal call [--config FILE | --url URL] [--token T] [--list | --call] PATH [JSON]
+  portal shell [--config FILE | --url URL] [--token T] [--timeout D] [-c COMMAND]
+  portal call [--config FILE | --url URL] [--token T] [--timeout D] [--list | --call] PATH [JSON]
   portal help [COMMAND]                      this text, or a command's options
   portal version                             the version (also --version)
 Every command takes --help.`;

@@ -22,6 +22,7 @@ export const CALL_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const satisfies OptionSpecs;
 
+/** What `portal call --help` prints. */
 export const CALL_USAGE =
   `usage: portal call [--config FILE | --url URL] [--token TOKEN] [--timeout DURATION]
                    [--list | --call] PATH [JSON]

@@ -9,6 +9,7 @@ export const CHECK_CONFIG_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const satisfies OptionSpecs;
 
+/** What `portal check-config --help` prints. */
 export const CHECK_CONFIG_USAGE = `usage: portal check-config --config FILE
 
 Reads FILE exactly as 'portal --config FILE' would, certificates and keys included, and

@@ -25,6 +25,7 @@ export const SHELL_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const satisfies OptionSpecs;
 
+/** What `portal shell --help` prints. */
 export const SHELL_USAGE =
   `usage: portal shell [--config FILE | --url URL] [--token TOKEN] [--timeout DURATION] [-c COMMAND]
 
