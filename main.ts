@@ -6,92 +6,156 @@
  *   portal gen-certs --dir D --node N --host H[,H…]
  *   portal shell [--config F | --url U] [-c CMD]
  *   portal call [--config F | --url U] [--list | --call] PATH [JSON]
+ *   portal help [COMMAND], portal version
  */
-import { parseArgs } from "node:util";
-import { ConfigError, describeConfig, loadConfig } from "./src/config/mod.ts";
+import { type OptionSpecs, parseOptions, UsageError } from "./src/cli/args.ts";
+import { type CliIo, cliIo } from "./src/cli/io.ts";
+import { didYouMean } from "./src/config/suggest.ts";
 import { VERSION } from "./src/version.ts";
 
+/** What `portal help` prints. */
 export const USAGE = `usage:
   portal --config FILE                       run a node (until SIGTERM or Ctrl-C)
   portal check-config --config FILE          check a node.ini and print a summary
   portal gen-certs --dir DIR --node NAME --host H[,H...] [--force] [--days N]
-  portal shell [--config FILE | --url URL] [--token T] [-c COMMAND]
-  portal call [--config FILE | --url URL] [--token T] [--list | --call] PATH [JSON]
-  portal --version | --help`;
+  portal shell [--config FILE | --url URL] [--token T] [--timeout D] [-c COMMAND]
+  portal call [--config FILE | --url URL] [--token T] [--timeout D] [--list | --call] PATH [JSON]
+  portal help [COMMAND]                      this text, or a command's options
+  portal version                             the version (also --version)
+Every command takes --help.`;
 
 /** Exit statuses: 0 ok, 1 failure at run time, 2 bad command line or config. */
 export const Exit = { Ok: 0, Failure: 1, Usage: 2 } as const;
 
-function usageError(reason: string): number {
-  console.error(`portal: ${reason}\n${USAGE}`);
+/** A subcommand: `portal NAME ARGS...`. Every one answers `--help`. */
+interface Command {
+  run(argv: string[], io: CliIo): Promise<number>;
+}
+
+/** The subcommands; `portal help NAME` is `portal NAME --help`. */
+const COMMANDS: Readonly<Record<string, Command>> = {
+  "check-config": {
+    async run(argv, io) {
+      const { checkConfigCommand } = await import("./src/cli/check_config.ts");
+      return await checkConfigCommand(argv, io);
+    },
+  },
+  "gen-certs": {
+    async run(argv, io) {
+      const { genCertsCommand } = await import("./src/cli/gen_certs.ts");
+      return await genCertsCommand(argv, {
+        out: (line) => io.stdout.write(line + "\n"),
+        err: (line) => io.stderr.write(line + "\n"),
+      });
+    },
+  },
+  shell: {
+    async run(argv, io) {
+      const { shellCommand } = await import("./src/cli/shell.ts");
+      return await shellCommand(argv, io);
+    },
+  },
+  call: {
+    async run(argv, io) {
+      const { callCommand } = await import("./src/cli/call.ts");
+      return await callCommand(argv, io);
+    },
+  },
+  help: {
+    run(argv, io) {
+      if (argv.length === 0 || (argv.length === 1 && /^(-h|--help|help)$/.test(argv[0]))) {
+        io.stdout.write(USAGE + "\n");
+        return Promise.resolve(Exit.Ok);
+      }
+      const [name, ...more] = argv;
+      if (more.length > 0) {
+        return Promise.resolve(usageError(io, `help takes one command name: portal help ${name}`));
+      }
+      if (name === "version") {
+        io.stdout.write("usage: portal version\nPrints the version (as --version does).\n");
+        return Promise.resolve(Exit.Ok);
+      }
+      const command = COMMANDS[name];
+      if (command === undefined || name === "help") {
+        return Promise.resolve(usageError(io, unknownCommand(name, "help")));
+      }
+      return command.run(["--help"], io);
+    },
+  },
+  version: {
+    run(argv, io) {
+      if (argv.length > 0 && !/^(-h|--help)$/.test(argv[0])) {
+        return Promise.resolve(usageError(io, "version takes no arguments: portal version"));
+      }
+      io.stdout.write(`portal ${VERSION}\n`);
+      return Promise.resolve(Exit.Ok);
+    },
+  },
+};
+
+function usageError(io: CliIo, reason: string): number {
+  io.stderr.write(`portal: ${reason}\n`);
   return Exit.Usage;
 }
 
-async function checkConfig(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { config: { type: "string" } }, strict: true }));
-  } catch (e) {
-    return usageError((e as Error).message);
-  }
-  if (!values.config) return usageError("check-config needs --config FILE");
-  try {
-    const config = await loadConfig(values.config);
-    console.log(await describeConfig(config));
-    return Exit.Ok;
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      return Exit.Usage;
-    }
-    throw e;
-  }
+function unknownCommand(name: string, context?: "help"): string {
+  const names = Object.keys(COMMANDS);
+  const prefix = context === "help" ? "no help for" : "unknown command";
+  return `${prefix} '${name}'${didYouMean(name, names)}; the commands are ${names.join(", ")}` +
+    " (portal help lists them)";
 }
 
-async function run(argv: string[]): Promise<number> {
-  const command = argv[0];
-  switch (command) {
-    case "check-config":
-      return await checkConfig(argv.slice(1));
-    case "gen-certs": {
-      const { genCertsCommand } = await import("./src/cli/gen_certs.ts");
-      return await genCertsCommand(argv.slice(1));
-    }
-    case "shell": {
-      const { shellCommand } = await import("./src/cli/shell.ts");
-      return await shellCommand(argv.slice(1));
-    }
-    case "call": {
-      const { callCommand } = await import("./src/cli/call.ts");
-      return await callCommand(argv.slice(1));
-    }
+/** The options of `portal` itself, which runs a node. */
+const NODE_OPTIONS = {
+  config: { type: "string", value: "FILE" },
+  version: { type: "boolean", short: "V" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies OptionSpecs;
+
+/** Runs `portal ARGV...`; resolves to the exit status. */
+async function run(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
+  const cli = cliIo(io);
+  const first = argv[0];
+  if (first === undefined) {
+    cli.stderr.write(`portal: nothing to do: give a command, or --config FILE to run a node\n`);
+    cli.stderr.write(USAGE + "\n");
+    return Exit.Usage;
   }
-  if (command !== undefined && !command.startsWith("-")) {
-    return usageError(`unknown command '${command}'`);
+  if (!first.startsWith("-")) {
+    const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+    if (command !== undefined) return await command.run(argv.slice(1), cli);
+    if (/\.ini$|\//.test(first)) {
+      return usageError(
+        cli,
+        `to run a node, give its file with --config: portal --config ${first}`,
+      );
+    }
+    return usageError(cli, unknownCommand(first));
   }
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: "string" },
-        version: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
+    ({ values } = parseOptions(argv, NODE_OPTIONS, {
+      command: "portal",
+      extraPositional: (arg) =>
+        Object.hasOwn(COMMANDS, arg)
+          ? `the command comes first: portal ${arg} ${argv.filter((a) => a !== arg).join(" ")}`
+          : `unexpected argument '${arg}'; to run a node: portal --config FILE`,
     }));
   } catch (e) {
-    return usageError((e as Error).message);
+    if (!(e instanceof UsageError)) throw e;
+    return usageError(cli, e.message);
   }
   if (values.help) {
-    console.log(USAGE);
+    cli.stdout.write(USAGE + "\n");
     return Exit.Ok;
   }
   if (values.version) {
-    console.log(`portal ${VERSION}`);
+    cli.stdout.write(`portal ${VERSION}\n`);
     return Exit.Ok;
   }
-  if (!values.config) return usageError("no command given: run a node with --config FILE");
+  if (values.config === undefined) {
+    return usageError(cli, "to run a node, give its file: portal --config /etc/portal/node.ini");
+  }
   const { runNode } = await import("./src/runtime/run.ts");
   return await runNode(values.config);
 }

@@ -21,15 +21,24 @@ Running it again changes nothing unless an input changed.
 Options:
   --binary PATH   the portal executable to install (default: $REPO_DIR/dist/portal,
                   built by 'deno task compile')
-  --config FILE   install FILE as /etc/portal/node.ini (0640); an existing node.ini is
-                  never overwritten
+  --config FILE   install FILE as /etc/portal/node.ini (0640); an existing node.ini that
+                  differs is kept, unless --replace-config is given
+  --replace-config  with --config, replace a differing node.ini; the old one is kept as
+                  /etc/portal/node.ini.old
   --file FILE     copy a certificate or key into /etc/portal (repeatable); private keys
-                  (*.key, or any file holding a PEM private key) get 0600, others 0644
+                  (*.key, or any file holding a PEM private key) get 0600, others 0644.
+                  Files go directly into /etc/portal, so node.ini names them without a
+                  directory: tls_cert = factory.pem
+  --no-check      do not run 'portal check-config' on the configuration before installing
   --prefix DIR    install into the staging root DIR instead of /: no user is created,
                   no ownership is changed and systemd is not touched
   --uninstall     remove the binary and the unit; /etc/portal is kept
   --purge         with --uninstall, remove /etc/portal as well
   -h, --help      show this help
+
+Before anything is written, the binary checks the configuration as it will be installed
+(node.ini in /etc/portal with the --file files beside it, as 'portal check-config' would):
+a configuration that would not start the node is refused and nothing is installed.
 
 As root without --prefix it also creates the system user '$SERVICE_USER' when missing,
 gives /etc/portal and its files to group '$SERVICE_USER', and runs
@@ -51,6 +60,8 @@ prefix=""
 prefix_given=no
 uninstall=no
 purge=no
+replace_config=no
+check=yes
 files=()
 
 need_value() {
@@ -67,6 +78,8 @@ while [[ $# -gt 0 ]]; do
     --file=*) files+=("${1#*=}"); shift ;;
     --prefix) need_value "$@"; prefix="$2"; prefix_given=yes; shift 2 ;;
     --prefix=*) prefix="${1#*=}"; prefix_given=yes; shift ;;
+    --replace-config) replace_config=yes; shift ;;
+    --no-check) check=no; shift ;;
     --uninstall) uninstall=yes; shift ;;
     --purge) purge=yes; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -79,6 +92,9 @@ if [[ $purge == yes && $uninstall == no ]]; then
 fi
 if [[ $uninstall == yes && ($binary_given == yes || -n $config || ${#files[@]} -gt 0) ]]; then
   die "--uninstall takes no --binary, --config or --file" 2
+fi
+if [[ $replace_config == yes && -z $config ]]; then
+  die "--replace-config needs --config FILE: the node.ini to install in place of the current one" 2
 fi
 
 if [[ $prefix_given == yes ]]; then
@@ -208,6 +224,103 @@ for f in "${files[@]}"; do
   [[ $(basename -- "$f") != node.ini ]] || die "pass node.ini with --config, not --file"
 done
 
+# --- check the configuration as the node will read it -----------------------------------------
+
+# Which node.ini the node will read after this run: --config's (new, or replacing a differing
+# one), the one already installed (kept), or none yet.
+config_action=none
+config_source=""
+if [[ -n $config ]]; then
+  if [[ -e $CONFIG_PATH ]] && ! cmp -s -- "$config" "$CONFIG_PATH"; then
+    if [[ $replace_config == yes ]]; then config_action=replace; else config_action=keep; fi
+  else
+    config_action=install
+  fi
+fi
+case $config_action in
+  install | replace) config_source="$config" ;;
+  keep) config_source="$CONFIG_PATH" ;;
+  none) [[ -e $CONFIG_PATH ]] && config_source="$CONFIG_PATH" ;;
+esac
+
+absolute() { (cd -- "$(dirname -- "$1")" && printf '%s/%s\n' "$(pwd)" "$(basename -- "$1")"); }
+
+# note_moved LINE: for a check-config line about a file the installed layout moved, records the
+# line node.ini needs instead in `moved`. --file puts every file directly in /etc/portal, so
+# `tls_cert = certs/factory.pem` (right in a checkout's config/) names a file that is not
+# there once installed; under --prefix, neither is an absolute /etc/portal/... path.
+moved=()
+note_moved() {
+  local re="cannot read (tls_cert|tls_key|tls_ca) '([^']+)'" value base placed=no f
+  [[ $1 =~ $re ]] || return 0
+  value="${BASH_REMATCH[2]}" base="${BASH_REMATCH[2]##*/}"
+  for f in "${files[@]}"; do [[ $(basename -- "$f") == "$base" ]] && placed=yes; done
+  [[ -e $ETC_DIR/$base ]] && placed=yes
+  [[ $placed == yes && $value == */* ]] || return 0
+  [[ $value != /* || $prefix_given == yes ]] || return 0
+  moved+=("${BASH_REMATCH[1]} = $base")
+}
+
+check_config() {
+  [[ -n $config_source ]] || return 0
+  if [[ $check == no ]]; then
+    printf '%-16s %s\n' "not checked" "$CONFIG_PATH (--no-check)"
+    return 0
+  fi
+  if ! "$binary" --version >/dev/null 2>&1; then
+    printf '%-16s %s\n' "not checked" "$CONFIG_PATH ($binary does not run here, e.g. another architecture: run 'portal check-config --config /etc/portal/node.ini' on the host)"
+    return 0
+  fi
+  # A private copy of /etc/portal as it will be: what is installed, the --file files over it,
+  # and the node.ini the node will read. Links, so keys are not copied anywhere.
+  local stage f status=0 output
+  stage="$(mktemp -d "${TMPDIR:-/tmp}/portal-check.XXXXXX")" || die "cannot create a temporary directory to check the configuration"
+  if [[ -d $ETC_DIR ]]; then
+    for f in "$ETC_DIR"/* "$ETC_DIR"/.[!.]*; do
+      [[ -e $f && ${f##*/} != node.ini ]] && ln -s -- "$f" "$stage/${f##*/}"
+    done
+  fi
+  for f in "${files[@]}"; do ln -sfn -- "$(absolute "$f")" "$stage/$(basename -- "$f")"; done
+  cp -- "$config_source" "$stage/node.ini"
+  local runner=()
+  command -v timeout >/dev/null 2>&1 && runner=(timeout 60)
+  output="$("${runner[@]}" "$binary" check-config --config "$stage/node.ini" 2>&1)" || status=$?
+  rm -rf -- "$stage"
+  # Name the files as the operator knows them: the source of node.ini, the installed paths.
+  output="${output//"$stage/node.ini"/"$config_source"}"
+  output="${output//"$stage"/"$ETC_DIR"}"
+  if [[ $status -eq 0 ]]; then
+    printf '%-16s %s\n' checked "$CONFIG_PATH (as 'portal check-config' reads it)"
+    grep -E '^ *warning: ' <<<"$output" | sed -E 's/^ *//' || true
+    return 0
+  fi
+  {
+    if [[ $status -eq 2 ]]; then
+      printf '%s: %s would not start the node, so nothing was installed:\n' "$SCRIPT_NAME" "$config_source"
+    else
+      printf '%s: could not check %s with %s (exit status %s), so nothing was installed:\n' "$SCRIPT_NAME" "$config_source" "$binary" "$status"
+    fi
+    local line
+    while IFS= read -r line; do
+      printf '  %s\n' "$line"
+      note_moved "$line"
+    done <<<"$output"
+    if [[ ${#moved[@]} -gt 0 ]]; then
+      local joined
+      joined="$(printf '%s, ' "${moved[@]}")"
+      printf 'install.sh puts --file files directly in %s, next to node.ini (which reads relative paths from its own directory): in %s write %s.\n' \
+        "$ETC_DIR" "${config_source##*/}" "${joined%, }"
+    fi
+    if [[ $config_action == keep ]]; then
+      printf 'The installed %s was checked because it is kept: it differs from %s. To install %s in its place, run again with --replace-config.\n' "$CONFIG_PATH" "$config" "$config"
+    else
+      printf 'Fix %s and run %s again (--no-check installs it anyway).\n' "$config_source" "$SCRIPT_NAME"
+    fi
+  } >&2
+  exit 1
+}
+check_config
+
 # --- install -----------------------------------------------------------------------------------
 
 root_owner=""
@@ -239,15 +352,19 @@ else
   fix_mode "$ETC_DIR" 0750 "$root_owner" created
 fi
 
-if [[ -n $config ]]; then
-  if [[ -e $CONFIG_PATH ]] && ! cmp -s -- "$config" "$CONFIG_PATH"; then
+case $config_action in
+  keep)
     # The installed node.ini is the operator's: it is edited in place and must survive upgrades.
-    printf '%-16s %s\n' kept "$CONFIG_PATH (it exists and differs from $config; it is never overwritten: edit it, or remove it and run again)"
+    printf '%-16s %s\n' kept "$CONFIG_PATH (it differs from $config and is not overwritten; compare them with: diff $CONFIG_PATH $config; to install $config in its place, run again with --replace-config)"
     fix_mode "$CONFIG_PATH" 0640 "$root_owner" unchanged quiet
-  else
-    put_file "$config" "$CONFIG_PATH" 0640 "$root_owner"
-  fi
-fi
+    ;;
+  replace)
+    put_file "$CONFIG_PATH" "$CONFIG_PATH.old" 0640 "$root_owner" >/dev/null
+    put_file "$config" "$CONFIG_PATH" 0640 "$root_owner" >/dev/null
+    printf '%-16s %s\n' replaced "$CONFIG_PATH (the previous one is kept as $CONFIG_PATH.old)"
+    ;;
+  install) put_file "$config" "$CONFIG_PATH" 0640 "$root_owner" ;;
+esac
 
 for f in "${files[@]}"; do
   dest="$ETC_DIR/$(basename -- "$f")"
@@ -266,5 +383,5 @@ fi
 if [[ ! -e $CONFIG_PATH ]]; then
   echo "next: write $CONFIG_PATH (or pass --config FILE), then: systemctl enable --now portal"
 elif [[ $real_root == yes ]]; then
-  echo "next: portal check-config --config $CONFIG_PATH && systemctl enable --now portal"
+  echo "next: systemctl enable --now portal (or systemctl restart portal if it runs)"
 fi

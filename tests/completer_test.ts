@@ -27,10 +27,10 @@ function tree(cwd: string): CompleterContext & { listed: string[] } {
 
 Deno.test("complete() completes command names", async () => {
   assert.deepEqual(await complete("", tree("/")), [
-    ["ls", "cd", "pwd", "get", "call", "node", "iot", "help", "exit"],
+    ["ls", "cd", "pwd", "get", "call", "node", "iot", "audit", "clear", "help", "exit"],
     "",
   ]);
-  assert.deepEqual(await complete("c", tree("/")), [["cd", "call"], "c"]);
+  assert.deepEqual(await complete("c", tree("/")), [["cd", "call", "clear"], "c"]);
   assert.deepEqual(await complete("  no", tree("/")), [["node"], "no"]);
   assert.deepEqual(await complete("zz", tree("/")), [[], "zz"]);
 });
@@ -113,4 +113,15 @@ Deno.test("shell paths: normalise, context base, resolve and in-context module p
   assert.equal(resolvePath("/node/factory", "/"), "/node/factory");
   assert.equal(inContext("/node/factory/iot", "/node/peers"), "/node/factory/node/peers");
   assert.equal(inContext("/iot", "/node/peers"), "/node/peers");
+});
+
+Deno.test("complete() completes the last command of a ';' line", async () => {
+  assert.deepEqual(await complete("pwd; c", tree("/")), [["cd", "call", "clear"], "c"]);
+  assert.deepEqual(await complete("cd /iot;ls /iot/devices/l", tree("/")), [
+    ["/iot/devices/lamp-1"],
+    "/iot/devices/l",
+  ]);
+  assert.deepEqual(await complete('call /x {"a": "b;"} ; iot o', tree("/")), [["on", "off"], "o"]);
+  // A ';' inside a JSON string is not a separator: this is still call's JSON argument.
+  assert.deepEqual(await complete('call /x {"a": "b; n', tree("/")), [[], "n"]);
 });

@@ -514,7 +514,12 @@ Deno.test("NodeClient: a server that is not Portal, and one that does not answer
 
 Deno.test("resolveTarget: --url, --config's [mod_http], the default, and mistakes", async () => {
   const config = (http: HttpConfig) =>
-    ({ file: "/etc/portal/node.ini", node: { name: "office" }, http }) as unknown as Config;
+    ({
+      file: "/etc/portal/node.ini",
+      node: { name: "office", requestTimeoutMs: 40_000 },
+      iot: null,
+      http,
+    }) as unknown as Config;
   const deps = (http: HttpConfig | Error, env: Record<string, string> = {}) => ({
     loadConfig: (_path: string) =>
       http instanceof Error ? Promise.reject(http) : Promise.resolve(config(http)),
@@ -529,6 +534,8 @@ Deno.test("resolveTarget: --url, --config's [mod_http], the default, and mistake
     {
       url: "http://127.0.0.1:8081",
       token: "x",
+      // 5 s above the config's request_timeout (tests/shell_unit_test.ts has the rest).
+      timeoutMs: 45_000,
     },
   );
   assert.deepEqual(
@@ -541,15 +548,17 @@ Deno.test("resolveTarget: --url, --config's [mod_http], the default, and mistake
         allowedHosts: null,
       }),
     ),
-    { url: "http://[::1]:1", token: "y" },
+    { url: "http://[::1]:1", token: "y", timeoutMs: 45_000 },
   );
   assert.deepEqual(await resolveTarget({}, deps(new Error("unused"), { PORTAL_TOKEN: "env" })), {
     url: "http://127.0.0.1:8080",
     token: "env",
+    timeoutMs: 15_000,
   });
   assert.deepEqual(await resolveTarget({ url: "http://h:9/api/" }, deps(new Error("unused"))), {
     url: "http://h:9",
     token: null,
+    timeoutMs: 15_000,
   });
   const rejectsWith = (p: Promise<unknown>, re: RegExp) =>
     assert.rejects(

@@ -6,7 +6,10 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { callCommand } from "../src/cli/call.ts";
+import { DEFAULT_CLIENT_TIMEOUT_MS, resolveTarget } from "../src/cli/client.ts";
 import { type CliIo, HistoryFile, readLines, shellCommand } from "../src/cli/shell.ts";
+import { splitCommands } from "../src/cli/shell_commands.ts";
+import { loadConfig } from "../src/config/mod.ts";
 import { startHttpApi } from "../src/http/mod.ts";
 import { memoryLogger } from "../src/log/logger.ts";
 import { fail, ok, type PathRequest, PathRouter } from "../src/paths/mod.ts";
@@ -268,8 +271,10 @@ Deno.test("shell: cd /node/factory puts ls, node peers and iot commands on facto
         "",
       ].join("\n"),
     );
-    // cd verified with LIST on factory's root; module commands went to factory's paths.
+    // The node is checked first; cd verified with LIST on factory's root; module commands
+    // went to factory's paths.
     assert.deepEqual(seen, [
+      "office GET /health",
       "factory LIST /iot/devices",
       "factory GET /node/peers",
       "factory CALL /iot/devices/plug-001/on",
@@ -365,11 +370,16 @@ Deno.test("shell: get is pretty JSON; call sends JSON args", async () => {
           2,
         ) + "\n",
     );
-    assert.deepEqual(seen, ["office GET /health", "factory CALL /iot/devices/plug-001/toggle"]);
+    // The first GET /health is the shell's check that the node is there.
+    assert.deepEqual(seen, [
+      "office GET /health",
+      "office GET /health",
+      "factory CALL /iot/devices/plug-001/toggle",
+    ]);
   });
 });
 
-Deno.test("shell on a pipe: a failing command prints one error line, the rest run, exit 1", async () => {
+Deno.test("shell on a pipe: a failing command prints one error line naming its input line, the rest run, exit 1", async () => {
   await withNode(null, async (url) => {
     const r = await shell(
       ["--url", url],
@@ -380,12 +390,12 @@ Deno.test("shell on a pipe: a failing command prints one error line, the rest ru
     assert.equal(
       r.err,
       [
-        "error: 404: no such path: /nope",
-        "error: 502: node 'hub' is unreachable: no connection is open",
-        "error: unknown command 'frobnicate' — type 'help' for the list of commands",
-        'error: the arguments must be a JSON object, e.g. {"level": 3}',
-        "error: usage: iot on|off|toggle|status <id>",
-        "error: usage: ls [path]",
+        "error: line 1: 404: no such path: /nope",
+        "error: line 3: 502: node 'hub' is unreachable: no connection is open",
+        "error: line 4: unknown command 'frobnicate' — type 'help' for the list of commands",
+        'error: line 5: the arguments must be a JSON object, e.g. {"level": 3}',
+        "error: line 6: usage: iot on|off|toggle|status <id>",
+        "error: line 7: usage: ls [path]",
         "",
       ].join("\n"),
     );
@@ -443,7 +453,8 @@ Deno.test("shell: the token comes from --token or $PORTAL_TOKEN; a wrong one fai
 
 Deno.test("shell: an unreachable node gives one sentence on stderr and exit 1", async () => {
   const port = deadPort();
-  const sentence = `cannot reach the node at http://127.0.0.1:${port}: connection refused — ` +
+  const sentence =
+    `error: cannot reach the node at http://127.0.0.1:${port}: connection refused — ` +
     "is portal running? check [mod_http] listen\n";
   const piped = await shell(["--url", `http://127.0.0.1:${port}`], "ls\nls\npwd\n");
   assert.deepEqual(piped, { code: 1, out: "", err: sentence });
@@ -456,7 +467,11 @@ Deno.test("shell: an unreachable node gives one sentence on stderr and exit 1", 
 Deno.test("shell: usage errors exit 2", async () => {
   const unknown = await shell(["--frob"]);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.err, /^portal shell: .*frob.*\nusage: portal shell/);
+  assert.equal(
+    unknown.err,
+    "portal shell: unknown option '--frob'; portal shell takes --config FILE, --url URL, " +
+      "--token TOKEN, --timeout DURATION, -c COMMAND and --help\n",
+  );
   const both = await shell(["--url", "http://x", "--config", "n.ini"]);
   assert.equal(both.code, 2);
   assert.match(both.err, /either --config or --url/);
@@ -488,6 +503,14 @@ Deno.test("shell --config finds [mod_http] listen and token; listen = off and ba
       const offRun = await shell(["--config", off, "-c", "ls"]);
       assert.equal(offRun.code, 2);
       assert.match(offRun.err, /HTTP API of node 'office' is off \(\[mod_http\] listen = off/);
+      const zero = `${dir}/zero.ini`;
+      await Deno.writeTextFile(
+        zero,
+        `[mod_node]\nname = office\nfederation_key = k\nlisten_port = off\n\n[mod_http]\nlisten = 127.0.0.1:0\n`,
+      );
+      const zeroRun = await shell(["--config", zero, "-c", "ls"]);
+      assert.equal(zeroRun.code, 2);
+      assert.match(zeroRun.err, /listen in .*zero\.ini has port 0, .* use --url with the port/);
       const missing = await shell(["--config", `${dir}/missing.ini`, "-c", "ls"]);
       assert.equal(missing.code, 2);
       assert.match(missing.err, /^portal shell: .*missing\.ini.*\n$/);
@@ -627,7 +650,10 @@ Deno.test("portal call: an error answer exits 1 with the error JSON on stdout an
   const down = await call(["--url", `http://127.0.0.1:${port}`, "/health"]);
   assert.equal(down.code, 1);
   assert.equal(down.out, "");
-  assert.match(down.err, /^cannot reach the node at .*: connection refused — is portal running\?/);
+  assert.match(
+    down.err,
+    /^error: cannot reach the node at .*: connection refused — is portal running\?/,
+  );
 });
 
 Deno.test("portal call: usage errors exit 2", async () => {
@@ -648,4 +674,189 @@ Deno.test("portal call: usage errors exit 2", async () => {
     assert.match(r.err, /^portal call: /);
     assert.equal(r.out, "");
   }
+});
+
+Deno.test("shell -c runs ';'-separated commands in order, ';' inside JSON strings included", async () => {
+  await withNode(null, async (url, seen) => {
+    const r = await shell([
+      "--url",
+      url,
+      "-c",
+      'cd /node/factory; ls /iot/devices ;pwd; call /iot/devices/plug-001/on {"note": "a;b"};; # done; pwd',
+    ]);
+    assert.equal(r.err, "");
+    assert.equal(r.code, 0);
+    assert.match(r.out, /^plug-001 +plug +Press line plug +off\n/);
+    assert.match(r.out, /\n\/node\/factory\n\{\n {2}"id": "plug-001"/);
+    assert.equal(r.out.match(/\/node\/factory\n/g)?.length, 1, "the comment ends the line");
+    assert.deepEqual(seen.slice(1), [
+      "factory LIST /iot/devices",
+      "factory CALL /iot/devices/plug-001/on",
+    ]);
+  });
+});
+
+Deno.test("shell: the first failing command of a ';' line stops the rest", async () => {
+  await withNode(null, async (url, seen) => {
+    // Had the cd's failure been ignored, this would have switched office's lamp.
+    const r = await shell(["--url", url, "-c", "cd /node/nowhere; iot on lamp-1"]);
+    assert.deepEqual(r, { code: 1, out: "", err: "error: 404: unknown node 'nowhere'\n" });
+    assert.deepEqual(seen, ["office GET /health"]);
+    const piped = await shell(["--url", url], "pwd; frob; pwd\npwd\n");
+    assert.equal(piped.code, 1);
+    assert.equal(piped.out, "/\n/\n");
+    assert.match(piped.err, /^error: line 1: unknown command 'frob'/);
+  });
+});
+
+Deno.test("shell: an unknown command suggests the nearest one", async () => {
+  await withNode(null, async (url) => {
+    const r = await shell(["--url", url, "-c", "sl /"]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.err,
+      "error: unknown command 'sl' (did you mean 'ls'?) — type 'help' for the list of commands\n",
+    );
+  });
+});
+
+Deno.test("shell on a pipe or with -c against a dead node exits 1 even when no command needs it", async () => {
+  const url = `http://127.0.0.1:${deadPort()}`;
+  for (const input of ["", "pwd\n", "help\nexit\n", "# nothing\n"]) {
+    const r = await shell(["--url", url], input);
+    assert.equal(r.code, 1, JSON.stringify(input));
+    assert.equal(r.out, "");
+    assert.match(r.err, /^error: cannot reach the node at .*: connection refused/);
+  }
+  const c = await shell(["--url", url, "-c", "pwd"]);
+  assert.equal(c.code, 1);
+  assert.match(c.err, /^error: cannot reach the node/);
+});
+
+Deno.test("shell: clear clears a terminal's screen, does nothing on a pipe, and is in help", async () => {
+  await withNode(null, async (url) => {
+    const piped = await shell(["--url", url], "clear\nhelp\n");
+    assert.equal(piped.code, 0);
+    assert.match(piped.out, /^Commands:\n/);
+    assert.match(piped.out, /\n {2}clear +clear the screen/);
+    assert.match(piped.out, /separate them with ';'/);
+
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let screen = "";
+    output.on("data", (d: Uint8Array) => screen += new TextDecoder().decode(d));
+    const running = shell(["--url", url], "", {
+      isTerminal: true,
+      env: () => undefined,
+      terminal: { input, output },
+    });
+    const waitFor = async (text: string, from: number) => {
+      for (let i = 0; i < 200 && !screen.includes(text, from); i++) {
+        await new Promise((r) => output.once("data", r));
+      }
+      assert.ok(screen.includes(text, from), JSON.stringify(text));
+    };
+    await waitFor("portal:/> ", 0);
+    const before = screen.length;
+    input.write("clear\r");
+    // Cursor home, then erase everything below it.
+    await waitFor("\x1b[1;1H", before);
+    await waitFor("\x1b[0J", before);
+    // Ctrl-L does the same, as in other shells.
+    const typed = screen.length;
+    input.write("\x0c");
+    await waitFor("\x1b[1;1H", typed);
+    input.write("exit\r");
+    assert.equal((await running).code, 0);
+  });
+});
+
+Deno.test("shell and call: --timeout bounds each request and says how to wait longer", async () => {
+  await withNode(null, async (url, _seen, hangEntered) => {
+    const r = await shell(["--url", url, "--timeout", "300ms", "-c", "get /hang"]);
+    await hangEntered;
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.err,
+      `error: the node at ${url} did not answer within 0.3 s; to wait longer, start the shell ` +
+        "with --timeout (e.g. --timeout 60s)\n",
+    );
+    const c = await call(["--url", url, "--timeout", "300ms", "/hang"]);
+    assert.equal(c.code, 1);
+    assert.match(c.err, /did not answer within 0\.3 s; to wait longer, give --timeout/);
+  });
+  const bad = await shell(["--timeout", "soon", "-c", "pwd"]);
+  assert.equal(bad.code, 2);
+  assert.equal(
+    bad.err,
+    "portal shell: --timeout 'soon': give a duration such as 500ms, 10s, 2m or 1h " +
+      "(a bare number is seconds), e.g. --timeout 30s\n",
+  );
+});
+
+Deno.test("resolveTarget() waits longer than the node's own deadlines when it has read its config", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ini = `${dir}/node.ini`;
+    const base = "[mod_node]\nname = office\nfederation_key = k\nlisten_port = off\n";
+    await Deno.writeTextFile(ini, base + "request_timeout = 40s\n");
+    const deps = {
+      loadConfig: (p: string) => loadConfig(p, { checkFiles: false }),
+      env: () => undefined,
+    };
+    assert.equal((await resolveTarget({ config: ini }, deps)).timeoutMs, 45_000);
+    assert.equal((await resolveTarget({ config: ini, timeoutMs: 2_000 }, deps)).timeoutMs, 2_000);
+    // The default request_timeout (10s) keeps the 15 s floor; a slow device raises it.
+    await Deno.writeTextFile(
+      ini,
+      base + "\n[mod_iot]\n\n[device:plug]\ndriver = tasmota\nhost = 10.0.0.9\ntimeout = 20s\n",
+    );
+    assert.equal((await resolveTarget({ config: ini }, deps)).timeoutMs, 25_000);
+    await Deno.writeTextFile(ini, base);
+    assert.equal((await resolveTarget({ config: ini }, deps)).timeoutMs, DEFAULT_CLIENT_TIMEOUT_MS);
+    assert.equal((await resolveTarget({}, deps)).timeoutMs, DEFAULT_CLIENT_TIMEOUT_MS);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("shell and call: command-line mistakes are one sentence saying what to type", async () => {
+  const cases: [string[], string][] = [
+    [
+      ["ls"],
+      `portal shell: unexpected argument 'ls'; to run a command, give it with -c: portal shell -c "ls"\n`,
+    ],
+    [["--url"], "portal shell: --url needs a value: --url URL\n"],
+    [
+      ["--url", "http://a", "--url", "http://b"],
+      "portal shell: --url is given twice ('http://a' and 'http://b'); give it once\n",
+    ],
+    [["--tokn", "x"], /did you mean '--token'/.source],
+  ];
+  for (const [argv, expected] of cases) {
+    const r = await shell(argv);
+    assert.equal(r.code, 2, argv.join(" "));
+    if (expected.endsWith("\n")) assert.equal(r.err, expected);
+    else assert.match(r.err, new RegExp(expected));
+    assert.equal(r.err.split("\n").length, 2, "one line");
+  }
+  const c = await call(["health"]);
+  assert.equal(c.err, "portal call: the path must start with '/': portal call /health\n");
+  const json = await call(["/x", "{}"]);
+  assert.equal(
+    json.err,
+    "portal call: JSON arguments are sent only with --call: portal call --call /x …\n",
+  );
+});
+
+Deno.test("splitCommands() splits at ';' outside double quotes and stops at a comment", () => {
+  assert.deepEqual(splitCommands("cd /a; ls"), ["cd /a", "ls"]);
+  assert.deepEqual(splitCommands(' call /x {"a": "b;c\\";d"} ; pwd'), [
+    'call /x {"a": "b;c\\";d"}',
+    "pwd",
+  ]);
+  assert.deepEqual(splitCommands(";; ls ;"), ["ls"]);
+  assert.deepEqual(splitCommands("ls; # a; b"), ["ls"]);
+  assert.deepEqual(splitCommands("# all comment; ls"), []);
+  assert.deepEqual(splitCommands(""), []);
 });

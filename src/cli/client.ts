@@ -3,6 +3,7 @@
  * through its API ([mod_http]), and how they find that node.
  */
 import type { Config } from "../config/types.ts";
+import { MAX_TIMER_MS } from "../util/clock.ts";
 import { readCapped } from "../util/read.ts";
 import type { Method } from "../wire/constants.ts";
 import type { JsonObject } from "../wire/messages.ts";
@@ -38,6 +39,25 @@ export interface NodeResponse {
 /** Default deadline of each request: longer than the federation's 10 s request_timeout, so
  * a remote timeout arrives as the node's 504 rather than as a client-side one. */
 export const DEFAULT_CLIENT_TIMEOUT_MS = 15_000;
+
+/** Added to a node's own longest deadline: its 504 must reach the client before it gives up. */
+export const CLIENT_TIMEOUT_MARGIN_MS = 5_000;
+
+/**
+ * How long a client waits for a node whose config it has read: the longest the node itself
+ * waits (its `request_timeout`, or a device's `timeout` for a local command) plus a margin,
+ * and never less than {@link DEFAULT_CLIENT_TIMEOUT_MS}.
+ */
+export function clientTimeoutFor(config: Config): number {
+  const longest = Math.max(
+    config.node.requestTimeoutMs,
+    ...(config.iot?.devices.map((d) => d.timeoutMs) ?? []),
+  );
+  return Math.min(
+    MAX_TIMER_MS,
+    Math.max(DEFAULT_CLIENT_TIMEOUT_MS, longest + CLIENT_TIMEOUT_MARGIN_MS),
+  );
+}
 
 /** Largest answer read by default. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -186,6 +206,8 @@ export interface Target {
   /** Base URL of the API. */
   readonly url: string;
   readonly token: string | null;
+  /** Deadline of each request: `--timeout`, else {@link clientTimeoutFor} the config, else the default. */
+  readonly timeoutMs: number;
 }
 
 /** How the node was named on the command line. */
@@ -196,6 +218,8 @@ export interface TargetOptions {
   readonly url?: string;
   /** `--token TOKEN`; overrides the config's token. */
   readonly token?: string;
+  /** `--timeout`, already read; overrides the deadline derived from the config. */
+  readonly timeoutMs?: number;
 }
 
 /** What {@link resolveTarget} needs from the outside. */
@@ -212,7 +236,9 @@ export const DEFAULT_NODE_URL = "http://127.0.0.1:8080";
 /**
  * Finds the node: `--url`, else the `[mod_http]` of `--config`, else the
  * default listen address. The token is `--token`, else the config's, else
- * `$PORTAL_TOKEN`. Rejects with a "bad_target" {@link ClientError}.
+ * `$PORTAL_TOKEN`; the deadline `--timeout`, else one above the config's own
+ * deadlines, else {@link DEFAULT_CLIENT_TIMEOUT_MS}. Rejects with a "bad_target"
+ * {@link ClientError}.
  */
 export async function resolveTarget(options: TargetOptions, deps: TargetDeps): Promise<Target> {
   if (options.config !== undefined && options.url !== undefined) {
@@ -236,14 +262,24 @@ export async function resolveTarget(options: TargetOptions, deps: TargetDeps): P
           `e.g. listen = 127.0.0.1:8080, or use --url`,
       );
     }
+    if (listen.port === 0) {
+      throw new ClientError(
+        "bad_target",
+        `[mod_http] listen in ${config.file} has port 0, so node '${config.node.name}' picks ` +
+          "a free port at each start, which its config cannot tell; use --url with the port " +
+          "its 'node ready' log line shows (api=...)",
+      );
+    }
     return {
       url: `http://${hostForUrl(listen.hostname)}:${listen.port}`,
       token: options.token ?? config.http.token ?? fallbackToken,
+      timeoutMs: options.timeoutMs ?? clientTimeoutFor(config),
     };
   }
   return {
     url: normaliseBaseUrl(options.url ?? DEFAULT_NODE_URL),
     token: options.token ?? fallbackToken,
+    timeoutMs: options.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS,
   };
 }
 

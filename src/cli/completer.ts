@@ -1,8 +1,11 @@
 /**
  * Tab completion for the shell: command names, subcommands, paths (asked of
- * the node with LIST) and device ids. Pure apart from the injected `list`.
+ * the node with LIST) and device ids, as each command's entry in
+ * SHELL_COMMANDS says. Pure apart from the injected `list`.
  */
+import { SHELL_COMMANDS } from "./shell_commands.ts";
 import { inContext, resolvePath } from "./shell_paths.ts";
+export { entryNames } from "./format.ts";
 
 /** Names one level below a full path; rejects or answers `[]` when there are none. */
 export type ListNames = (path: string) => Promise<string[]>;
@@ -15,43 +18,41 @@ export interface CompleterContext {
 }
 
 /** The shell's commands, in help order. */
-export const COMMANDS = [
-  "ls",
-  "cd",
-  "pwd",
-  "get",
-  "call",
-  "node",
-  "iot",
-  "help",
-  "exit",
-] as const;
+export const COMMANDS: readonly string[] = SHELL_COMMANDS.map((c) => c.name);
 
-/** Subcommands of the module commands. */
-export const SUBCOMMANDS: Readonly<Record<string, readonly string[]>> = {
-  node: ["peers", "status"],
-  iot: ["on", "off", "toggle", "status"],
-};
-
-const PATH_COMMANDS = new Set(["ls", "cd", "get", "call"]);
+const BY_NAME = new Map(SHELL_COMMANDS.map((c) => [c.name, c]));
 
 /**
- * Completes the last word of `line`; answers readline's shape:
- * `[candidates that replace the word, the word]`.
+ * Completes the last word of `line` (of its last `;`-separated command); answers readline's
+ * shape: `[candidates that replace the word, the word]`.
  */
 export async function complete(line: string, ctx: CompleterContext): Promise<[string[], string]> {
-  const words = line.trimStart().split(/\s+/);
+  const words = line.slice(lastSeparator(line) + 1).trimStart().split(/\s+/);
   const word = words[words.length - 1];
   const index = words.length - 1;
   const pick = (names: readonly string[]) => names.filter((n) => n.startsWith(word));
   if (index === 0) return [pick(COMMANDS), word];
-  const command = words[0];
-  if (index === 1 && command in SUBCOMMANDS) return [pick(SUBCOMMANDS[command]), word];
-  if (index === 2 && command === "iot" && SUBCOMMANDS.iot.includes(words[1])) {
+  const command = BY_NAME.get(words[0]);
+  if (command === undefined) return [[], word];
+  const subcommands = command.subcommands ?? [];
+  if (index === 1 && subcommands.length > 0) return [pick(subcommands), word];
+  if (index === 2 && command.completes === "device" && subcommands.includes(words[1])) {
     return [pick(await safeList(ctx, inContext(ctx.cwd, "/iot/devices"))), word];
   }
-  if (index === 1 && PATH_COMMANDS.has(command)) return [await completePath(word, ctx), word];
+  if (index === 1 && command.completes === "path") return [await completePath(word, ctx), word];
   return [[], word];
+}
+
+/** Where the last command of a line starts: after its last `;` outside double quotes. */
+function lastSeparator(line: string): number {
+  let at = -1;
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    if (quoted && line[i] === "\\") i++;
+    else if (line[i] === '"') quoted = !quoted;
+    else if (line[i] === ";" && !quoted) at = i;
+  }
+  return at;
 }
 
 /** Paths starting with `word`: its directory part is listed, its last part is the prefix. */
@@ -70,22 +71,4 @@ async function safeList(ctx: CompleterContext, path: string): Promise<string[]> 
   } catch {
     return [];
   }
-}
-
-/**
- * The names in a LIST answer: strings as they are, objects by `id` or `name`
- * (`/iot/devices` answers device objects). Anything else gives no names.
- */
-export function entryNames(body: unknown): string[] {
-  if (!Array.isArray(body)) return [];
-  const names: string[] = [];
-  for (const entry of body) {
-    if (typeof entry === "string") names.push(entry);
-    else if (typeof entry === "object" && entry !== null) {
-      const { id, name } = entry as { id?: unknown; name?: unknown };
-      if (typeof id === "string") names.push(id);
-      else if (typeof name === "string") names.push(name);
-    }
-  }
-  return names;
 }

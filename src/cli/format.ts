@@ -138,8 +138,31 @@ export function formatDeviceState(id: string, value: unknown): string {
   return `${name}: ${switchState(value.on)}${value.online === false ? " (offline)" : ""}`;
 }
 
-/** The CLI's one-line error for a failed request; a 401 says how to give the token. */
-export function formatError(status: number, error: string | undefined): string {
+/** A failed request as `404: no such path: /x`; a 401 says how to give the token. */
+export function formatFailure(status: number, error: string | undefined): string {
   const hint = status === 401 ? " (give it with --token, $PORTAL_TOKEN or --config)" : "";
-  return `error: ${status}: ${error ?? `request failed with status ${status}`}${hint}`;
+  return `${status}: ${error ?? `request failed with status ${status}`}${hint}`;
+}
+
+/** The CLI's one-line error for a failed request: `error: 404: no such path: /x`. */
+export function formatError(status: number, error: string | undefined): string {
+  return `error: ${formatFailure(status, error)}`;
+}
+
+/**
+ * The names in a LIST answer: strings as they are, objects by `id` or `name`
+ * (`/iot/devices` answers device objects). Anything else gives no names.
+ */
+export function entryNames(body: unknown): string[] {
+  if (!Array.isArray(body)) return [];
+  const names: string[] = [];
+  for (const entry of body) {
+    if (typeof entry === "string") names.push(entry);
+    else if (typeof entry === "object" && entry !== null) {
+      const { id, name } = entry as { id?: unknown; name?: unknown };
+      if (typeof id === "string") names.push(id);
+      else if (typeof name === "string") names.push(name);
+    }
+  }
+  return names;
 }

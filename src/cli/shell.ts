@@ -6,80 +6,36 @@
  */
 import * as readline from "node:readline";
 import process from "node:process";
-import type { Readable, Writable } from "node:stream";
-import { parseArgs } from "node:util";
-import { loadConfig } from "../config/mod.ts";
-import type { Config } from "../config/types.ts";
+import { durationOption, type OptionSpecs, parseOptions, UsageError } from "./args.ts";
 import { ClientError, NodeClient, resolveTarget } from "./client.ts";
 import { complete } from "./completer.ts";
-import { formatError } from "./format.ts";
+import { formatFailure } from "./format.ts";
+import { type CliIo, cliIo, type Writer } from "./io.ts";
 import { type Outcome, ShellSession } from "./shell_commands.ts";
 
-/** Something text is written to. */
-export interface Writer {
-  write(text: string): void;
-}
+export { type CliIo, defaultIo, type Writer } from "./io.ts";
 
-/** The outside world of a CLI command, injected so tests drive it without a subprocess. */
-export interface CliIo {
-  /** Standard input as bytes (pipe mode); called at most once. */
-  readonly stdin: () => ReadableStream<Uint8Array>;
-  readonly stdout: Writer;
-  readonly stderr: Writer;
-  /** True when stdin is a terminal: line editing, history and completion. */
-  readonly isTerminal: boolean;
-  readonly env: (name: string) => string | undefined;
-  /** Loads a node.ini (`--config`); its errors' messages are printable. */
-  readonly loadConfig: (path: string) => Promise<Config>;
-  /** The streams readline uses in terminal mode. Default process.stdin / process.stdout. */
-  readonly terminal?: { readonly input: Readable; readonly output: Writable };
-}
+/** The options of `portal shell`. */
+export const SHELL_OPTIONS = {
+  config: { type: "string", value: "FILE" },
+  url: { type: "string", value: "URL" },
+  token: { type: "string", value: "TOKEN" },
+  timeout: { type: "string", value: "DURATION" },
+  command: { type: "string", short: "c", value: "COMMAND", display: "-c COMMAND" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies OptionSpecs;
 
-const encoder = new TextEncoder();
-
-function fileWriter(file: { writeSync(p: Uint8Array): number }): Writer {
-  return {
-    write(text) {
-      const bytes = encoder.encode(text);
-      try {
-        for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
-      } catch (e) {
-        // A reader that went away (`| head`) is not an error of ours.
-        if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
-      }
-    },
-  };
-}
-
-/**
- * Reads a node.ini for its [mod_http] section. Unlike starting a node, this
- * does not need the TLS key files to be readable: an operator's account
- * usually cannot read the service's private key, and the shell never uses it.
- * The file itself is read under the same bounds and rules as the node's.
- */
-function defaultLoadConfig(path: string): Promise<Config> {
-  return loadConfig(path, { checkFiles: false });
-}
-
-/** The real terminal, pipes and environment. */
-export function defaultIo(): CliIo {
-  return {
-    stdin: () => Deno.stdin.readable,
-    stdout: fileWriter(Deno.stdout),
-    stderr: fileWriter(Deno.stderr),
-    isTerminal: Deno.stdin.isTerminal(),
-    env: (name) => Deno.env.get(name),
-    loadConfig: defaultLoadConfig,
-  };
-}
-
-const SHELL_USAGE = `usage: portal shell [--config FILE | --url URL] [--token TOKEN] [-c COMMAND]
+/** What `portal shell --help` prints. */
+export const SHELL_USAGE =
+  `usage: portal shell [--config FILE | --url URL] [--token TOKEN] [--timeout DURATION] [-c COMMAND]
 
 Opens the portal:/> prompt on a running node, through its HTTP API.
-  --config FILE   the node's node.ini: its [mod_http] listen and token
-  --url URL       the API address instead, e.g. http://127.0.0.1:8080 (the default)
-  --token TOKEN   the [mod_http] token (default: the config's, else $PORTAL_TOKEN)
-  -c COMMAND      run one command and exit with its status
+  --config FILE       the node's node.ini: its [mod_http] listen and token, and its deadlines
+  --url URL           the API address instead, e.g. http://127.0.0.1:8080 (the default)
+  --token TOKEN       the [mod_http] token (default: the config's, else $PORTAL_TOKEN)
+  --timeout DURATION  how long to wait for each answer, e.g. 60s (default: 5s more than the
+                      config's request_timeout and device timeouts, at least 15s)
+  -c COMMAND          run COMMAND (several separated by ';') and exit with its status
 Without a terminal, reads one command per line and exits 1 if any failed.
 Type 'help' at the prompt for the commands.`;
 
@@ -91,23 +47,20 @@ export const MAX_LINE_CHARS = 1024 * 1024;
 
 /** Runs `portal shell`; resolves to the exit status (0 ok, 1 a command failed, 2 usage). */
 export async function shellCommand(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
-  const cli: CliIo = { ...defaultIo(), ...io };
+  const cli = cliIo(io);
   let values;
+  let timeoutMs: number | undefined;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: "string" },
-        url: { type: "string" },
-        token: { type: "string" },
-        command: { type: "string", short: "c" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
+    ({ values } = parseOptions(argv, SHELL_OPTIONS, {
+      command: "portal shell",
+      extraPositional: (arg) =>
+        `unexpected argument '${arg}'; to run a command, give it with -c: ` +
+        `portal shell -c "${arg}"`,
     }));
+    if (values.timeout !== undefined) timeoutMs = durationOption("timeout", values.timeout);
   } catch (e) {
-    cli.stderr.write(`portal shell: ${(e as Error).message}\n${SHELL_USAGE}\n`);
+    if (!(e instanceof UsageError)) throw e;
+    cli.stderr.write(`portal shell: ${e.message}\n`);
     return 2;
   }
   if (values.help) {
@@ -116,37 +69,73 @@ export async function shellCommand(argv: string[], io: Partial<CliIo> = {}): Pro
   }
   let client: NodeClient;
   try {
-    const target = await resolveTarget(values, cli);
-    client = new NodeClient({ url: target.url, token: target.token });
+    const target = await resolveTarget({ ...values, timeoutMs }, cli);
+    client = new NodeClient(target);
   } catch (e) {
     if (!(e instanceof ClientError)) throw e;
     cli.stderr.write(`portal shell: ${e.message}\n`);
     return 2;
   }
-  const session = new ShellSession(client, {
-    out: (text) => cli.stdout.write(text + "\n"),
-    err: (text) => cli.stderr.write(text + "\n"),
-  });
+  if (cli.isTerminal && values.command === undefined) return await interactive(client, cli);
+  // Without a terminal, as with one: a node that is not there is a failure before anything
+  // runs, even when the input holds only commands that need no node (pwd, help) or nothing.
+  if (await checkNode(client, cli.stderr) === null) return 1;
   if (values.command !== undefined) {
+    const session = new ShellSession(client, {
+      out: (text) => cli.stdout.write(text + "\n"),
+      err: (message) => cli.stderr.write(`error: ${message}\n`),
+    });
     const outcome = await session.run(values.command);
     return outcome === "ok" || outcome === "exit" ? 0 : 1;
   }
-  if (cli.isTerminal) return await interactive(session, client, cli);
-  return await runPipe(session, cli.stdin(), cli.stderr);
+  return await runPipe(client, cli.stdin(), cli);
 }
 
-/** Pipe mode: each line a command, results only; 1 if any failed, at once if the node is gone. */
-async function runPipe(
-  session: ShellSession,
-  input: ReadableStream<Uint8Array>,
+/** What `GET /health` says; null (after printing why) when the node cannot be used. */
+async function checkNode(
+  client: NodeClient,
   stderr: Writer,
+): Promise<{ name: string; version: string | null } | null> {
+  let health;
+  try {
+    health = await client.get("/health");
+  } catch (e) {
+    if (!(e instanceof ClientError)) throw e;
+    stderr.write(`error: ${e.message}\n`);
+    return null;
+  }
+  if (health.status < 200 || health.status >= 300) {
+    stderr.write(`error: ${formatFailure(health.status, health.error)}\n`);
+    return null;
+  }
+  const info = health.body as { node?: unknown; version?: unknown } | null;
+  return {
+    name: typeof info?.node === "string" ? info.node : "the node",
+    version: typeof info?.version === "string" ? info.version : null,
+  };
+}
+
+/**
+ * Pipe mode: each line a command, results only, errors naming their input line; 1 if any
+ * failed, at once if the node is gone.
+ */
+async function runPipe(
+  client: NodeClient,
+  input: ReadableStream<Uint8Array>,
+  io: CliIo,
 ): Promise<number> {
-  let failed = false;
   let count = 0;
+  const session = new ShellSession(client, {
+    out: (text) => io.stdout.write(text + "\n"),
+    err: (message) => io.stderr.write(`error: line ${count}: ${message}\n`),
+  });
+  let failed = false;
   for await (const line of readLines(input)) {
     count++;
     if (line === null) {
-      stderr.write(`error: line ${count} is longer than ${MAX_LINE_CHARS} characters; stopped\n`);
+      io.stderr.write(
+        `error: line ${count}: longer than ${MAX_LINE_CHARS} characters; stopped\n`,
+      );
       return 1;
     }
     const outcome = await session.run(line);
@@ -187,31 +176,28 @@ export async function* readLines(
 }
 
 /** The shell with a terminal: banner, prompt, history, Tab completion, Ctrl-C, Ctrl-D. */
-async function interactive(session: ShellSession, client: NodeClient, io: CliIo): Promise<number> {
+async function interactive(client: NodeClient, io: CliIo): Promise<number> {
   // Say at once when the node is not there, instead of at the first command.
-  let health;
-  try {
-    health = await client.get("/health");
-  } catch (e) {
-    if (!(e instanceof ClientError)) throw e;
-    io.stderr.write(e.message + "\n");
-    return 1;
-  }
-  if (health.status < 200 || health.status >= 300) {
-    io.stderr.write(formatError(health.status, health.error) + "\n");
-    return 1;
-  }
-  const info = health.body as { node?: unknown; version?: unknown } | null;
-  const name = typeof info?.node === "string" ? info.node : "the node";
-  const version = typeof info?.version === "string" ? ` (portal ${info.version})` : "";
+  const info = await checkNode(client, io.stderr);
+  if (info === null) return 1;
+  const version = info.version === null ? "" : ` (portal ${info.version})`;
   io.stdout.write(
-    `Connected to ${name}${version} at ${client.url}. Type 'help' for commands, 'exit' to leave.\n`,
+    `Connected to ${info.name}${version} at ${client.url}. ` +
+      "Type 'help' for commands, 'exit' to leave.\n",
   );
+  const input = io.terminal?.input ?? process.stdin;
+  const output = io.terminal?.output ?? process.stdout;
+  const session = new ShellSession(client, {
+    out: (text) => io.stdout.write(text + "\n"),
+    err: (message) => io.stderr.write(`error: ${message}\n`),
+    clear: () => {
+      readline.cursorTo(output, 0, 0);
+      readline.clearScreenDown(output);
+    },
+  });
 
   const history = new HistoryFile(historyPath(io.env), HISTORY_LINES, io.stderr);
   await history.load();
-  const input = io.terminal?.input ?? process.stdin;
-  const output = io.terminal?.output ?? process.stdout;
   const rl = readline.createInterface({
     input,
     output,

@@ -19,6 +19,7 @@ import { type Dialer, openListener, tcpTlsDialer } from "../transport/mod.ts";
 import { openNodeTlsListener } from "../transport/node_tls.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { notifySystemd } from "./notify.ts";
+import { VERSION } from "../version.ts";
 
 /** A node that is up: listener bound, API serving, dials started. */
 export interface RunningNode {
@@ -231,6 +232,8 @@ export async function runNode(configPath: string): Promise<number> {
   const fedAddr = running.federation.listenAddr;
   logger.info("node ready", {
     node: config.node.name,
+    version: VERSION,
+    config: config.file,
     federation: fedAddr ? `${fedAddr.hostname}:${fedAddr.port}` : "off",
     api: running.http ? `${running.http.addr.hostname}:${running.http.addr.port}` : "off",
   });
