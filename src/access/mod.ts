@@ -52,6 +52,8 @@ export interface Access {
   readonly sign: ((req: RequestMessage) => JsonObject | null) | undefined;
   /** The audit file, or null without `audit_log`. */
   readonly audit: AuditLog | null;
+  /** Whether another node may read `path` here ([acl] GET): what events it may receive. */
+  mayRead(origin: string, path: string): boolean;
   /** Writes the audit lines still queued and closes the file. */
   close(): Promise<void>;
 }
@@ -121,12 +123,13 @@ export async function createAccess(config: Config, deps: AccessDeps): Promise<Ac
     }
   }
 
+  const policy = new AccessPolicy(config.acl, { node: node.name });
   const gate = new AccessGate({
     node: node.name,
     router: deps.router,
     requireSigned: node.requireSigned,
     verifier,
-    policy: new AccessPolicy(config.acl, { node: node.name }),
+    policy,
     audit,
     logger: deps.logger,
     clock: deps.clock,
@@ -140,6 +143,7 @@ export async function createAccess(config: Config, deps: AccessDeps): Promise<Ac
     gate,
     sign,
     audit,
+    mayRead: (origin, path) => policy.decide(origin, "GET", path).allowed,
     async close() {
       gate.stop();
       await audit?.close();

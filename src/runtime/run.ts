@@ -6,6 +6,7 @@
 import { AccessError, createAccess } from "../access/mod.ts";
 import type { Config } from "../config/types.ts";
 import { ConfigError, formatWarning, loadConfig } from "../config/mod.ts";
+import { createEvents, type Events, publishPeerChanges } from "../events/mod.ts";
 import { Federation } from "../federation/federation.ts";
 import { type HttpApi, startHttpApi } from "../http/mod.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
@@ -28,6 +29,8 @@ export interface RunningNode {
   readonly router: PathRouter;
   readonly http: HttpApi | null;
   readonly iot: IotModule | null;
+  /** Subscriptions: this node's listeners and the nodes subscribed here. */
+  readonly events: Events;
   /** Stops everything: no new connections, pending requests failed, links closed. */
   stop(): Promise<void>;
 }
@@ -103,9 +106,12 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     throw e;
   }
 
+  // The events need the federation and the federation hands them EVENTs: linked below.
+  let events: Events | null = null;
   const federation = new Federation({
     config,
     router: access.gate,
+    onEvent: (ev) => events?.hub.remote(ev.src, ev.topic, ev.data),
     sign: access.sign,
     logger: log,
     clock,
@@ -135,11 +141,27 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
   });
   registerCore(router, { name: node.name, clock, startedAt });
   registerNodePaths(router, { federation, clock, startedAt });
+  const ev = createEvents({
+    name: node.name,
+    clock,
+    logger: log.with({ component: "events" }),
+    request: (dst, method, path, args) => federation.request(dst, method, path, args),
+    send: (dst, topic, data) => federation.sendEvent(dst, topic, data),
+    mayRead: access.mayRead,
+  });
+  events = ev;
+  ev.register(router);
+  const stopPeerEvents = publishPeerChanges(federation, ev.publish);
 
   let iot: IotModule | null = null;
   if (config.iot) {
     try {
-      iot = createIotModule(config.iot, { clock, logger: log, node: node.name });
+      iot = createIotModule(config.iot, {
+        clock,
+        logger: log,
+        node: node.name,
+        onEvent: ev.publish,
+      });
     } catch (e) {
       await access.close();
       throw new StartError("iot", `cannot set up [mod_iot]: ${errorText(e)}`);
@@ -183,8 +205,11 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     router,
     http,
     iot,
+    events: ev,
     stop() {
       stopping ??= (async () => {
+        stopPeerEvents();
+        ev.stop();
         await Promise.allSettled([
           http?.shutdown() ?? Promise.resolve(),
           iot?.stop() ?? Promise.resolve(),
