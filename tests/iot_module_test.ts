@@ -654,3 +654,34 @@ Deno.test("poll_interval 0 reads devices once at start and never again", async (
     await fake.close();
   }
 });
+
+Deno.test("reconfigure() adds, removes and restarts only the devices whose section changed", async () => {
+  const fake = await startFakeTasmota();
+  const t = rig([dev("keep-1"), dev("gone-1"), dev("move-1", { label: "old" })]);
+  try {
+    t.iot.start();
+    assert.equal((await t.req("CALL", "/iot/devices/keep-1/on")).status, 200);
+    const report = t.iot.reconfigure({
+      pollIntervalMs: 30_000,
+      devices: [
+        dev("keep-1"),
+        dev("move-1", { label: "new" }),
+        dev("net-1", { driver: "tasmota", host: fake.host }),
+      ],
+    });
+    assert.deepEqual(report, { added: ["net-1"], removed: ["gone-1"], changed: ["move-1"] });
+    assert.deepEqual(t.iot.devices().map((d) => [d.id, d.label, d.on]), [
+      ["keep-1", "keep-1", true],
+      ["move-1", "new", false],
+      ["net-1", "net-1", null],
+    ]);
+    assert.equal((await t.req("GET", "/iot/devices/gone-1")).status, 404);
+    await fake.received(1); // the new network device is read at once
+    await t.iot.idle();
+    assert.equal(t.iot.device("net-1")?.online, true);
+  } finally {
+    await t.iot.stop();
+    await fake.close();
+  }
+  assert.equal(t.clock.pending, 0);
+});

@@ -73,7 +73,7 @@ export interface GateCounters {
 /** The PathService every way in goes through. */
 export class AccessGate implements PathService {
   readonly counters: GateCounters = { allowed: 0, refused: 0 };
-  readonly #o: AccessGateOptions;
+  #o: AccessGateOptions;
   readonly #now: () => number;
   readonly #runId: string;
   readonly #limiter: LogLimiter;
@@ -93,6 +93,13 @@ export class AccessGate implements PathService {
       logger: options.logger.with({ component: "access" }),
       clock: options.clock,
     });
+  }
+
+  /** A reload: new signature rules and `[acl]` apply to the next request. */
+  reconfigure(
+    changes: Pick<AccessGateOptions, "requireSigned" | "verifier" | "policy">,
+  ): void {
+    this.#o = { ...this.#o, ...changes };
   }
 
   /** Decides `req`, records it when it is a CALL, and serves it when allowed. */

@@ -48,12 +48,18 @@ export interface AccessDeps {
 export interface Access {
   /** Put in front of the router for every way in. */
   readonly gate: AccessGate;
-  /** The federation's signing hook; undefined when this node signs nothing (`sign = off`). */
-  readonly sign: ((req: RequestMessage) => JsonObject | null) | undefined;
+  /** The federation's signing hook: the `sig` of a request, or null when it is not signed. */
+  readonly sign: (req: RequestMessage) => JsonObject | null;
   /** The audit file, or null without `audit_log`. */
   readonly audit: AuditLog | null;
   /** Whether another node may read `path` here ([acl] GET): what events it may receive. */
   mayRead(origin: string, path: string): boolean;
+  /**
+   * A reload: the signer, the signature checks and `[acl]` follow the new
+   * config and PEMs at once. The audit file stays (its path needs a restart:
+   * returned as `["audit_log"]` when it changed).
+   */
+  reconfigure(config: Config, pems: AccessPems): string[];
   /** Writes the audit lines still queued and closes the file. */
   close(): Promise<void>;
 }
@@ -66,48 +72,55 @@ export class AccessError extends Error {
   }
 }
 
+/** The signer of `config`'s node, or null when it signs nothing; throws AccessError. */
+function makeSigner(config: Config, pems: AccessPems, now: () => number): RequestSigner | null {
+  const node = config.node;
+  if (node.sign === "off" || pems.cert === null || pems.key === null) return null;
+  try {
+    return new RequestSigner({ certPem: pems.cert, keyPem: pems.key, now });
+  } catch (e) {
+    if (!(e instanceof SignatureError)) throw e;
+    throw new AccessError(
+      "signer",
+      `cannot sign requests with tls_cert ${node.tlsCert} and tls_key ${node.tlsKey}: ` +
+        `${e.message} (or set sign = off in [mod_node])`,
+    );
+  }
+}
+
+/** The verifier of signatures arriving here, or null without a usable tls_ca; throws AccessError. */
+function makeVerifier(
+  config: Config,
+  pems: AccessPems,
+  now: () => number,
+  log: Logger,
+): RequestVerifier | null {
+  const node = config.node;
+  if (pems.ca === null) return null;
+  try {
+    return new RequestVerifier({ caPem: pems.ca, now });
+  } catch (e) {
+    if (!(e instanceof SignatureError)) throw e;
+    if (node.requireSigned !== "none") {
+      throw new AccessError(
+        "verifier",
+        `require_signed = ${node.requireSigned} needs tls_ca ${node.tlsCa} to hold the CA ` +
+          `that signed the nodes' certificates: ${e.message}`,
+      );
+    }
+    log.warn(`signed requests are not checked: ${e.message} (tls_ca ${node.tlsCa})`);
+    return null;
+  }
+}
+
 /** Builds the signer, verifier, policy, audit log and gate of `config`'s node. */
 export async function createAccess(config: Config, deps: AccessDeps): Promise<Access> {
   const node = config.node;
   const log = deps.logger.with({ component: "access" });
   const now = deps.now ?? Date.now;
   const { pems } = deps;
-
-  let sign: Access["sign"];
-  if (node.sign !== "off" && pems.cert !== null && pems.key !== null) {
-    let signer: RequestSigner;
-    try {
-      signer = new RequestSigner({ certPem: pems.cert, keyPem: pems.key, now });
-    } catch (e) {
-      if (!(e instanceof SignatureError)) throw e;
-      throw new AccessError(
-        "signer",
-        `cannot sign requests with tls_cert ${node.tlsCert} and tls_key ${node.tlsKey}: ` +
-          `${e.message} (or set sign = off in [mod_node])`,
-      );
-    }
-    const all = node.sign === "all";
-    sign = (req) => all || req.method === "CALL" ? signer.sign(req) as unknown as JsonObject : null;
-  }
-
-  let verifier: RequestVerifier | null = null;
-  if (pems.ca !== null) {
-    try {
-      verifier = new RequestVerifier({ caPem: pems.ca, now });
-    } catch (e) {
-      if (!(e instanceof SignatureError)) throw e;
-      if (node.requireSigned !== "none") {
-        throw new AccessError(
-          "verifier",
-          `require_signed = ${node.requireSigned} needs tls_ca ${node.tlsCa} to hold the CA ` +
-            `that signed the nodes' certificates: ${e.message}`,
-        );
-      }
-      log.warn(
-        `signed requests are not checked: ${e.message} (tls_ca ${node.tlsCa})`,
-      );
-    }
-  }
+  let current = { config, signer: makeSigner(config, pems, now) };
+  const verifier = makeVerifier(config, pems, now, log);
 
   let audit: AuditLog | null = null;
   if (node.auditLog !== null) {
@@ -123,7 +136,7 @@ export async function createAccess(config: Config, deps: AccessDeps): Promise<Ac
     }
   }
 
-  const policy = new AccessPolicy(config.acl, { node: node.name });
+  let policy = new AccessPolicy(config.acl, { node: node.name });
   const gate = new AccessGate({
     node: node.name,
     router: deps.router,
@@ -136,14 +149,28 @@ export async function createAccess(config: Config, deps: AccessDeps): Promise<Ac
     now,
   });
   registerAuditPath(deps.router, { node: node.name, audit });
-  if (config.acl === null) {
-    log.info("no [acl]: every node may do everything here");
-  }
+  const sayAcl = (c: Config) => {
+    if (c.acl === null) log.info("no [acl]: every node may do everything here");
+  };
+  sayAcl(config);
   return {
     gate,
-    sign,
+    sign: (req) => {
+      const { signer, config: c } = current;
+      if (signer === null || (c.node.sign !== "all" && req.method !== "CALL")) return null;
+      return signer.sign(req) as unknown as JsonObject;
+    },
     audit,
     mayRead: (origin, path) => policy.decide(origin, "GET", path).allowed,
+    reconfigure(next, nextPems) {
+      const signer = makeSigner(next, nextPems, now);
+      const nextVerifier = makeVerifier(next, nextPems, now, log);
+      policy = new AccessPolicy(next.acl, { node: next.node.name });
+      gate.reconfigure({ requireSigned: next.node.requireSigned, verifier: nextVerifier, policy });
+      current = { config: next, signer };
+      sayAcl(next);
+      return next.node.auditLog === node.auditLog ? [] : ["audit_log"];
+    },
     async close() {
       gate.stop();
       await audit?.close();

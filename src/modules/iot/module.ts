@@ -62,6 +62,19 @@ export interface IotModule {
   device(id: string): DeviceView | null;
   /** A snapshot of the counters. */
   readonly counters: IotCounters;
+  /**
+   * A reload: devices added start (and are polled), devices removed stop
+   * being polled (commands in flight finish), devices whose section changed
+   * start over with the new one; the others keep their state.
+   */
+  reconfigure(config: IotConfig): IotReload;
+}
+
+/** What a reload did to the devices, by id. */
+export interface IotReload {
+  readonly added: string[];
+  readonly removed: string[];
+  readonly changed: string[];
 }
 
 type Lifecycle = { readonly kind: "created" } | { readonly kind: "running" } | {
@@ -77,7 +90,8 @@ interface CommandEnd {
 }
 
 class Iot implements IotModule {
-  readonly #config: IotConfig;
+  #config: IotConfig;
+  readonly #http: { readonly fetch: typeof fetch; readonly clock: Clock };
   readonly #node: string;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -97,8 +111,35 @@ class Iot implements IotModule {
     this.#clock = deps.clock;
     this.#log = deps.logger.with({ component: "iot" });
     this.#onEvent = deps.onEvent ?? null;
-    const http = { fetch: deps.fetch ?? fetch, clock: deps.clock };
-    for (const d of config.devices) this.#devices.set(d.id, new Device(d, createDriver(d, http)));
+    this.#http = { fetch: deps.fetch ?? fetch, clock: deps.clock };
+    for (const d of config.devices) {
+      this.#devices.set(d.id, new Device(d, createDriver(d, this.#http)));
+    }
+  }
+
+  reconfigure(config: IotConfig): IotReload {
+    const out: IotReload = { added: [], removed: [], changed: [] };
+    this.#config = config;
+    const next = new Map(config.devices.map((d) => [d.id, d] as const));
+    for (const [id, d] of [...this.#devices]) {
+      const fresh = next.get(id);
+      if (fresh !== undefined && JSON.stringify(fresh) === JSON.stringify(d.config)) continue;
+      this.#devices.delete(id);
+      if (d.pollTimer !== null) this.#clock.clear(d.pollTimer);
+      d.pollTimer = null;
+      (fresh === undefined ? out.removed : out.changed).push(id);
+    }
+    // Rebuilt in config order, so listings follow the file.
+    const kept = new Map(this.#devices);
+    this.#devices.clear();
+    for (const c of config.devices) {
+      const d = kept.get(c.id) ?? new Device(c, createDriver(c, this.#http));
+      this.#devices.set(c.id, d);
+      if (kept.has(c.id)) continue;
+      if (!out.changed.includes(c.id)) out.added.push(c.id);
+      if (this.#lifecycle.kind === "running" && d.driver.networked) this.#poll(d);
+    }
+    return out;
   }
 
   get counters(): IotCounters {
@@ -313,6 +354,8 @@ class Iot implements IotModule {
 
   #schedulePoll(d: Device): void {
     if (this.#lifecycle.kind !== "running" || this.#config.pollIntervalMs === 0) return;
+    // A device removed or replaced by a reload is no longer polled.
+    if (this.#devices.get(d.id) !== d) return;
     d.pollTimer = this.#clock.setTimeout(() => {
       d.pollTimer = null;
       this.#poll(d);
