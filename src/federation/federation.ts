@@ -10,6 +10,7 @@ import type { PathResponse } from "../paths/types.ts";
 import type { Link, Peer } from "../peer/peer.ts";
 import type { WorkerPool } from "../peer/pool.ts";
 import { waitUntil } from "../util/clock.ts";
+import { SharedTimers } from "../util/timers.ts";
 import { Watchers } from "../util/watchers.ts";
 import {
   DEFAULT_TTL,
@@ -70,6 +71,7 @@ export class Federation {
   readonly #watchers = new Watchers();
   readonly #limiter: LogLimiter;
   readonly #reachability: HubReachabilityLog;
+  readonly #clock: SharedTimers;
   #stopping = false;
 
   constructor(options: FederationOptions) {
@@ -78,11 +80,14 @@ export class Federation {
     const node = options.config.node;
     this.name = node.name;
     this.#log = options.logger;
-    this.#limiter = new LogLimiter({ logger: options.logger, clock: options.clock });
-    this.#pending = new PendingRequests(options.clock);
+    // Every deadline, heartbeat and retry of this node shares one runtime timer.
+    const clock = new SharedTimers(options.clock);
+    this.#clock = clock;
+    this.#limiter = new LogLimiter({ logger: options.logger, clock });
+    this.#pending = new PendingRequests(clock);
     this.#presence = new PresenceService({
       name: this.name,
-      clock: options.clock,
+      clock,
       links: () => this.#peers.links({ leaving: false }),
       send: (link, type, body) => this.#out.write(link, type, body),
       onChange: () => this.#changed(),
@@ -91,7 +96,7 @@ export class Federation {
       configs: options.config.peers,
       linkOf: (name) => this.#peers.linkOf(name),
       presence: this.#presence.book,
-      clock: options.clock,
+      clock,
       isLeaving: (name) => this.#peers.get(name)?.leaving ?? false,
     });
     this.#out = new Sender({
@@ -109,7 +114,7 @@ export class Federation {
     });
     this.#relay = new Relay({
       name: this.name,
-      clock: options.clock,
+      clock,
       logger: options.logger,
       routes: this.#routes,
       out: this.#out,
@@ -119,7 +124,7 @@ export class Federation {
     this.#links = new LinkManager({
       node,
       logger: options.logger,
-      clock: options.clock,
+      clock,
       dialer: options.dialer,
       listen: options.listen,
       maxOutboundBytes: options.maxOutboundBytes,
@@ -132,7 +137,7 @@ export class Federation {
     this.#pools = new OriginPools({ node, peers: options.config.peers });
     this.#server = new RequestServer({
       name: this.name,
-      clock: options.clock,
+      clock,
       router: options.router,
       defaultBudgetMs: () => this.#config.node.requestTimeoutMs,
       respond: (dst, id, res) => this.#out.respond(dst, id, res),
@@ -151,7 +156,7 @@ export class Federation {
         // A link coming up is reported by onLinkUp, once presence expects its hub.
         onStateChange: (peer) => peer.link === null && this.#watchers.notify(),
       },
-      clock: options.clock,
+      clock,
       logger: options.logger,
       limiter: this.#limiter,
       random: options.random,
@@ -200,7 +205,7 @@ export class Federation {
     this.#server.draining = true;
     for (const link of this.#peers.links()) this.sendEvent(link.peer, LEAVING_TOPIC, {});
     const idle = () => this.#server.running + this.#pending.size + this.#relay.inFlight === 0;
-    await waitUntil(this.#o.clock, idle, graceMs);
+    await waitUntil(this.#clock, idle, graceMs);
     await this.stop();
   }
 

@@ -1,0 +1,42 @@
+/** SharedTimers: many timers on one runtime timer, firing in (due, creation) order. */
+import assert from "node:assert/strict";
+import { SharedTimers } from "../src/util/timers.ts";
+import { FakeClock } from "./kit/mod.ts";
+
+Deno.test("SharedTimers fires in due order on one base timer and disarms when empty", () => {
+  const base = new FakeClock();
+  const t = new SharedTimers(base);
+  const fired: string[] = [];
+  t.setTimeout(() => fired.push("c30"), 30);
+  const b = t.setTimeout(() => fired.push("b20"), 20);
+  t.setTimeout(() => fired.push("a10"), 10);
+  t.setTimeout(() => fired.push("d10"), 10);
+  assert.equal(base.pending, 1, "one base timer");
+  assert.equal(base.nextDelay(), 10);
+  t.clear(b);
+  t.clear(b);
+  base.advance(10);
+  assert.deepEqual(fired, ["a10", "d10"]);
+  t.setTimeout(() => {
+    fired.push("e5");
+    t.setTimeout(() => fired.push("f0"), 0);
+  }, 5);
+  base.advance(100);
+  assert.deepEqual(fired, ["a10", "d10", "e5", "f0", "c30"]);
+  assert.equal(t.size, 0);
+  assert.equal(base.pending, 0);
+});
+
+Deno.test("SharedTimers keeps its heap small when most timers are cancelled", () => {
+  const base = new FakeClock();
+  const t = new SharedTimers(base);
+  let fired = 0;
+  for (let i = 0; i < 10_000; i++) {
+    const h = t.setTimeout(() => fired++, 1000 + i);
+    if (i % 100 !== 0) t.clear(h);
+  }
+  assert.equal(t.size, 100);
+  base.advance(20_000);
+  assert.equal(fired, 100);
+  assert.equal(base.pending, 0);
+});
