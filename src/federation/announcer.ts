@@ -33,6 +33,13 @@ export interface PresenceAnnouncerOptions {
   readonly minIntervalMs?: number;
   /** Neighbours beyond which deltas are sent. Default 1000 (§9). */
   readonly deltaAbove?: number;
+  /**
+   * Beyond `deltaAbove` neighbours, whether a neighbour wants presence at all:
+   * one that announces presence itself (a Portal node). Sending every join
+   * to thousands of clients that discard it would cost the square of their
+   * number. Default: every neighbour.
+   */
+  readonly wants?: (peer: string) => boolean;
 }
 
 /** A round trip change worth announcing: over 25 % and over 2 ms. */
@@ -110,7 +117,9 @@ export class PresenceAnnouncer {
       );
       down = [...this.#announced.keys()].filter((n) => !current.has(n));
     }
+    const wants = this.#o.wants ?? (() => true);
     for (const link of links) {
+      if (delta && !wants(link.peer)) continue;
       let a: Announcement;
       if (!delta || !this.#informed.has(link.id)) {
         a = { full: true, nodes: entries.filter((e) => e.name !== link.peer) };
@@ -146,8 +155,11 @@ export class PresenceService {
 
   constructor(options: PresenceServiceOptions) {
     this.#clock = options.clock;
-    this.#announcer = new PresenceAnnouncer(options);
     this.book = new PresenceBook({ clock: options.clock, onGraceOver: options.onChange });
+    this.#announcer = new PresenceAnnouncer({
+      ...options,
+      wants: options.wants ?? ((peer) => this.book.announces(peer)),
+    });
   }
 
   /** A neighbour authenticated: announce the new set, and expect its own announcement. */
@@ -177,7 +189,10 @@ export class PresenceService {
   receive(peer: string, ev: EventMessage): boolean {
     const a = ev.src === peer ? decodeAnnouncement(ev.data) : null;
     if (a === null) return false;
+    const first = !this.book.announces(peer);
     this.book.apply(peer, a, this.#clock.now());
+    // A neighbour now known to want presence gets the full set (with many neighbours).
+    if (first) this.#announcer.changed();
     return true;
   }
 
