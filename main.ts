@@ -6,6 +6,7 @@
  *   portal gen-certs --dir D --node N --host H[,H…]
  *   portal shell [--config F | --url U] [-c CMD]
  *   portal call [--config F | --url U] [--list | --call] PATH [JSON]
+ *   portal reload --config F | --pid PID
  *   portal help [COMMAND], portal version
  */
 import { type OptionSpecs, parseOptions, UsageError } from "./src/cli/args.ts";
@@ -20,6 +21,7 @@ export const USAGE = `usage:
   portal gen-certs --dir DIR --node NAME --host H[,H...] [--force] [--days N]
   portal shell [--config FILE | --url URL] [--token T] [--timeout D] [-c COMMAND]
   portal call [--config FILE | --url URL] [--token T] [--timeout D] [--list | --call] PATH [JSON]
+  portal reload --config FILE | --pid PID     make a running node apply its changed node.ini
   portal help [COMMAND]                      this text, or a command's options
   portal version                             the version (also --version)
 Every command takes --help.`;
@@ -59,6 +61,12 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     async run(argv, io) {
       const { callCommand } = await import("./src/cli/call.ts");
       return await callCommand(argv, io);
+    },
+  },
+  reload: {
+    async run(argv, io) {
+      const { reloadCommand } = await import("./src/cli/reload.ts");
+      return await reloadCommand(argv, io);
     },
   },
   help: {
