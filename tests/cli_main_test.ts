@@ -85,7 +85,7 @@ Deno.test("portal: each command-line mistake is one sentence with the fix, exit 
     [
       ["chek-config"],
       "portal: unknown command 'chek-config' (did you mean 'check-config'?); the commands are " +
-      "check-config, gen-certs, shell, call, help, version (portal help lists them)",
+      "check-config, gen-certs, shell, call, reload, help, version (portal help lists them)",
     ],
     [
       ["node.ini"],
@@ -112,7 +112,7 @@ Deno.test("portal: each command-line mistake is one sentence with the fix, exit 
     [["-v"], "portal: unknown option '-v'; portal takes --config FILE, --version and --help"],
     [
       ["help", "nope"],
-      "portal: no help for 'nope'; the commands are check-config, gen-certs, shell, call, help, version (portal help lists them)",
+      "portal: no help for 'nope'; the commands are check-config, gen-certs, shell, call, reload, help, version (portal help lists them)",
     ],
     [["version", "x"], "portal: version takes no arguments: portal version"],
     [
