@@ -162,6 +162,7 @@ Deno.test("processes: watch in office's shell and the SSE stream get factory's c
     ]),
   });
   const sse = new AbortController();
+  let reading: Promise<void> = Promise.resolve();
   let streamClient: Child | null = null;
   try {
     const stream = await fetch(
@@ -172,7 +173,7 @@ Deno.test("processes: watch in office's shell and the SSE stream get factory's c
     assert.equal(stream.headers.get("content-type"), "text/event-stream; charset=utf-8");
     const sseText: string[] = [];
     const sseGot = Promise.withResolvers<number>();
-    const reading = (async () => {
+    reading = (async () => {
       try {
         for await (const t of stream.body!.pipeThrough(new TextDecoderStream())) {
           sseText.push(t);
@@ -262,6 +263,7 @@ Deno.test("processes: watch in office's shell and the SSE stream get factory's c
     );
   } finally {
     sse.abort();
+    await reading;
     streamClient?.signal("SIGKILL");
     await streamClient?.exited();
     shell.signal("SIGKILL");

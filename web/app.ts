@@ -9,7 +9,7 @@
  * peers and status are read again every few seconds for latency and counters.
  * Everything shown is set with textContent: labels from other nodes are text.
  */
-import { Api, ApiError, type StreamEvent } from "./api.ts";
+import { Api, type ApiError, type StreamEvent } from "./api.ts";
 
 interface PeerRow {
   readonly name: string;

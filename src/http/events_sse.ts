@@ -95,7 +95,7 @@ export class EventStreams {
     }
     const paths: string[] = [];
     for (const p of raw) {
-      if (!p.startsWith("/") || p.length > MAX_PATH_CHARS || /[\u0000-\u001f]/.test(p)) {
+      if (!p.startsWith("/") || p.length > MAX_PATH_CHARS || hasControl(p)) {
         return { status: 400, error: `'${p.slice(0, 100)}' is not an absolute path` };
       }
       const path = p.length > 1 ? p.replace(/\/+$/, "") : p;
@@ -217,4 +217,11 @@ export class EventStreams {
       },
     });
   }
+}
+
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) < 0x20 || s.charCodeAt(i) === 0x7f) return true;
+  }
+  return false;
 }
