@@ -29,7 +29,11 @@ interface DeviceRow {
 
 const TOKEN_KEY = "portal.token";
 const REFRESH_MS = 5000;
+/** Device lists are read again this often too: events missed while a peer was away are caught up. */
+const DEVICES_EVERY = 6;
 const FEED_LIMIT = 200;
+/** Paths one event stream may follow (the node's bound); nodes beyond it are only polled. */
+const MAX_STREAM_PATHS = 64;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -45,6 +49,7 @@ const state = {
   retryMs: 1000,
   timer: undefined as ReturnType<typeof setTimeout> | undefined,
   events: 0,
+  refreshes: 0,
 };
 
 function el<K extends keyof HTMLElementTagNameMap>(
@@ -118,6 +123,7 @@ function fatal(message: string): void {
 
 function start(): void {
   void refresh();
+  follow();
   setInterval(() => void refresh(), REFRESH_MS);
 }
 
@@ -129,17 +135,18 @@ async function refresh(): Promise<void> {
       state.api.get("/health") as Promise<Record<string, unknown>>,
     ]);
     $("fatal").hidden = true;
+    const everything = ++state.refreshes % DEVICES_EVERY === 0;
     for (const p of peers) {
       const before = state.peers.get(p.name);
       state.peers.set(p.name, p);
-      if (reachable(p) && (!reachable(before) || !state.devices.has(p.name))) {
+      if (reachable(p) && (everything || !reachable(before) || !state.devices.has(p.name))) {
         void loadDevices(p.name);
       }
     }
     for (const name of [...state.peers.keys()]) {
       if (!peers.some((p) => p.name === name)) state.peers.delete(name);
     }
-    if (!state.devices.has(state.node)) void loadDevices(state.node);
+    if (everything || !state.devices.has(state.node)) void loadDevices(state.node);
     renderStatus(status, health);
     renderPeers();
     renderDevices();
@@ -169,7 +176,7 @@ async function loadDevices(node: string): Promise<void> {
 function follow(): void {
   const paths = ["/node/peers"];
   for (const [node, devices] of state.devices) {
-    if (devices !== null) paths.push(devicesPath(node));
+    if (devices !== null && paths.length < MAX_STREAM_PATHS) paths.push(devicesPath(node));
   }
   const key = paths.join("\n");
   if (key === state.streamKey && state.stream !== null) return;

@@ -31,7 +31,7 @@ export interface EventStreamsOptions {
   readonly clock?: Clock;
   /** Streams open at once; more are answered 503. Default 32. */
   readonly maxStreams?: number;
-  /** `path` parameters of one stream. Default 16. */
+  /** `path` parameters of one stream. Default 64 (a hub's dashboard follows every site). */
   readonly maxPaths?: number;
   /** Events waiting for one slow client; beyond it the oldest go. Default 256. */
   readonly queueLimit?: number;
@@ -59,7 +59,7 @@ export class EventStreams {
     this.#o = {
       clock: systemClock,
       maxStreams: 32,
-      maxPaths: 16,
+      maxPaths: 64,
       queueLimit: 256,
       keepAliveMs: 15_000,
       ...options,
