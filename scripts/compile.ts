@@ -49,7 +49,9 @@ export const RUNTIME_FLAGS: readonly string[] = [
  * Files read at run time that are not in the module graph, each passed as `--include`.
  * Empty: Portal's modules and npm packages are imported statically, main.ts's dynamic
  * imports use string literals (which deno compile follows by itself), there are no web
- * workers, and every file Portal reads is the operator's (node.ini, certificates).
+ * workers, the dashboard's files are built into a module of strings
+ * (src/http/dashboard_assets.ts, `deno task build-web`), and every file Portal reads is the
+ * operator's (node.ini, certificates).
  */
 export const INCLUDES: readonly string[] = [];
 

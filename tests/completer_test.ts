@@ -27,7 +27,7 @@ function tree(cwd: string): CompleterContext & { listed: string[] } {
 
 Deno.test("complete() completes command names", async () => {
   assert.deepEqual(await complete("", tree("/")), [
-    ["ls", "cd", "pwd", "get", "call", "node", "iot", "audit", "clear", "help", "exit"],
+    ["ls", "cd", "pwd", "get", "call", "node", "iot", "audit", "watch", "clear", "help", "exit"],
     "",
   ]);
   assert.deepEqual(await complete("c", tree("/")), [["cd", "call", "clear"], "c"]);

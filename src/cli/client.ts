@@ -97,6 +97,16 @@ export class NodeClient {
     this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
 
+  /** The deadline of each request, in ms. */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
+  }
+
+  /** The headers that authenticate a request (the bearer token), for streams (watch.ts). */
+  authHeaders(): Record<string, string> {
+    return this.#token === null ? {} : { authorization: `Bearer ${this.#token}` };
+  }
+
   /** GET `path`. */
   get(path: string, options?: RequestOptions): Promise<NodeResponse> {
     return this.request("GET", path, {}, options);

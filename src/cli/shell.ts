@@ -194,6 +194,7 @@ async function interactive(client: NodeClient, io: CliIo): Promise<number> {
       readline.cursorTo(output, 0, 0);
       readline.clearScreenDown(output);
     },
+    note: (text) => io.stdout.write(text + "\n"),
   });
 
   const history = new HistoryFile(historyPath(io.env), HISTORY_LINES, io.stderr);

@@ -21,6 +21,7 @@ import {
   formatStatus,
 } from "./format.ts";
 import { inContext, resolvePath } from "./shell_paths.ts";
+import { formatWatchLine, watchEvents } from "./watch.ts";
 
 /** How a command ended. `unreachable`: the node could not be reached at all. */
 export type Outcome = "ok" | "failed" | "unreachable" | "exit";
@@ -32,6 +33,8 @@ export interface ShellOutput {
   err(message: string): void;
   /** Clears the screen. Default: nothing (only a terminal has a screen). */
   clear?(): void;
+  /** A remark for a person at a terminal (`watching …`). Default: nothing (a pipe gets results only). */
+  note?(text: string): void;
 }
 
 /** Deadline of the LISTs behind Tab completion: a slow peer must not freeze the prompt. */
@@ -196,6 +199,36 @@ export const SHELL_COMMANDS: readonly ShellCommand[] = [
       }
       const res = await ctx.request("GET", ctx.onNode(AUDIT_PATH), { limit: n });
       return shown(res, ctx, (body) => formatAudit(body, n));
+    },
+  },
+  {
+    name: "watch",
+    help: [["watch <path> [N]", "print changes below a path as they happen (Ctrl-C ends it)"]],
+    completes: "path",
+    async run(ctx, args) {
+      const usage = "watch <path> [N]";
+      expectArgs(args, 1, 2, usage);
+      const limit = args[1] === undefined ? undefined : Number(args[1]);
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+        throw new UsageError(`'${args[1]}' is not a number of events; usage: ${usage}`);
+      }
+      const path = ctx.resolve(args[0]);
+      const end = await watchEvents(ctx.client, path, {
+        signal: ctx.signal,
+        limit,
+        onOpen: (node) => ctx.output.note?.(`watching ${path} on ${node} — Ctrl-C to stop`),
+        onEvent: (e) => ctx.output.out(formatWatchLine(e)),
+        onDropped: (n) => ctx.output.err(`${n} events dropped: this terminal read too slowly`),
+      });
+      if (end.kind === "refused") {
+        ctx.output.err(formatFailure(end.status, end.error));
+        return "failed";
+      }
+      if (end.kind === "ended") {
+        ctx.output.err(`the node ended the event stream of ${path} (is it stopping?)`);
+        return "failed";
+      }
+      return "ok";
     },
   },
   {

@@ -20,6 +20,8 @@ export interface AuthContext {
   readonly logger: Logger;
   /** `auth_timeout`: how long the other side may take. */
   readonly authTimeoutMs: number;
+  /** The listener turned a dialer away: the refusal's code, or `auth_timeout` (metrics). */
+  readonly onRefused?: (reason: string) => void;
 }
 
 /** What the listener decides about a dialer whose key is right. */
@@ -58,6 +60,7 @@ export function authenticateInbound(
   const hs = new ListenerHandshake({ name: ctx.name, keyFor: handlers.keyFor });
   let timer: TimerHandle | null = clock.setTimeout(() => {
     timer = null;
+    ctx.onRefused?.("auth_timeout");
     log.warn("auth refused", {
       remote,
       reason: `no valid auth response within ${ctx.authTimeoutMs / 1000}s`,
@@ -75,6 +78,7 @@ export function authenticateInbound(
     settle();
     sendAll(conn, step.send);
     if (step.kind !== "refused") return;
+    ctx.onRefused?.(step.code);
     // A refused name is logged by whoever decided it, with both names or addresses.
     if (step.code !== "name_in_use" && step.code !== "wrong_certificate") {
       log.warn("auth refused", { remote, code: step.code, reason: step.reason });

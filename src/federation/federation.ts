@@ -37,7 +37,7 @@ import { type FederationConfig, type FederationReload, settle } from "./reload.t
 import { RouteTable } from "./route_table.ts";
 import { Sender } from "./sender.ts";
 import { RequestServer } from "./serve.ts";
-import { OriginPools } from "./pools.ts";
+import { type OriginPool, OriginPools } from "./pools.ts";
 import {
   type Counters,
   type FederationStatus,
@@ -176,6 +176,21 @@ export class Federation {
   /** Open connections, authenticated or not. */
   get connectionCount(): number {
     return this.#links.connectionCount;
+  }
+
+  /** Inbound connections still authenticating. */
+  get handshakeCount(): number {
+    return this.#links.handshakeCount;
+  }
+
+  /** Inbound connections refused before authentication, by reason (a refusal code, `auth_timeout`, `handshakes_full`). */
+  get refusedConnections(): ReadonlyMap<string, number> {
+    return this.#links.refused;
+  }
+
+  /** Every origin's worker pool, least recently used first. */
+  pools(): OriginPool[] {
+    return this.#pools.all();
   }
 
   /** Opens the listener and starts dialing auto_connect peers. */

@@ -57,6 +57,8 @@ export class LinkManager {
   #listener: Listener | null = null;
   #acceptLoop: Promise<void> | null = null;
   #stopping = false;
+  /** Inbound connections turned away before authentication, by reason (metrics). */
+  readonly refused = new Map<string, number>();
 
   constructor(options: LinkManagerOptions) {
     this.#o = options;
@@ -165,6 +167,7 @@ export class LinkManager {
       }
       if (this.#handshaking.size >= MAX_HANDSHAKES) {
         // Unauthenticated connections cost buffers; a flood must not exhaust memory.
+        this.#refuse("handshakes_full");
         this.#log.warn("auth refused", {
           remote: raw.remote,
           reason: `${MAX_HANDSHAKES} connections are already authenticating`,
@@ -213,7 +216,12 @@ export class LinkManager {
       clock: this.#o.clock,
       logger: this.#log,
       authTimeoutMs: this.#o.node.authTimeoutMs,
+      onRefused: (reason) => this.#refuse(reason),
     };
+  }
+
+  #refuse(reason: string): void {
+    this.refused.set(reason, (this.refused.get(reason) ?? 0) + 1);
   }
 
   #track(raw: RawConn): FrameConnection {

@@ -19,9 +19,34 @@ export interface SenderOptions {
   readonly logger: Logger;
 }
 
+/**
+ * The node's message counters. A relay is counted (`relayed++`) right after
+ * the write that carried it, so the increment is also credited to the peer
+ * of the latest write: per-peer figures without a second counting call.
+ */
+class TrafficCounters implements Counters {
+  sent = 0;
+  received = 0;
+  dropped = 0;
+  #relayed = 0;
+  /** The link of the latest successful write; null once an answer found no route. */
+  last: Link | null = null;
+
+  get relayed(): number {
+    return this.#relayed;
+  }
+
+  set relayed(value: number) {
+    if (this.last !== null && value > this.#relayed) {
+      this.last.traffic.relayed += value - this.#relayed;
+    }
+    this.#relayed = value;
+  }
+}
+
 /** Writes frames, answers requests by the routing rules, and counts what it drops. */
 export class Sender {
-  readonly counters: Counters = { sent: 0, received: 0, relayed: 0, dropped: 0 };
+  readonly counters: TrafficCounters = new TrafficCounters();
   readonly #o: SenderOptions;
 
   constructor(options: SenderOptions) {
@@ -41,8 +66,14 @@ export class Sender {
   /** Queues one frame on `link`; false (and counted as dropped) when the link refused it. */
   write(link: Link, type: MsgType, body: Uint8Array): boolean {
     const ok = link.conn.send(type, body);
-    if (ok) this.counters.sent++;
-    else this.counters.dropped++;
+    if (ok) {
+      this.counters.sent++;
+      link.traffic.sent++;
+    } else {
+      this.counters.dropped++;
+      link.traffic.dropped++;
+    }
+    this.counters.last = ok ? link : null;
     return ok;
   }
 
@@ -57,6 +88,7 @@ export class Sender {
       : { id, src, dst, status: res.status, error: res.error ?? `status ${res.status}` };
     const link = this.#o.routes.route(dst, null);
     if (link === null) {
+      this.counters.last = null;
       if (opts.quiet) this.counters.dropped++;
       else this.drop(`no route to ${dst} for the response to request ${id}`);
       return false;

@@ -14,6 +14,8 @@ import type { Method } from "../wire/constants.ts";
 import { Status } from "../wire/constants.ts";
 import type { JsonObject } from "../wire/messages.ts";
 import { bearerChecker } from "./auth.ts";
+import { createHttpExtras, type HttpExtrasOptions } from "./extras.ts";
+import { crossSiteRefusal } from "./same_origin.ts";
 import { readCapped, TooLargeError } from "../util/read.ts";
 
 /** Largest POST body accepted by default: 1 MiB, the federation's default frame bound. */
@@ -31,6 +33,8 @@ export interface HttpApiOptions {
   readonly logger: Logger;
   /** Largest JSON body of a POST, in bytes. Default {@link DEFAULT_MAX_BODY_BYTES}. */
   readonly maxBodyBytes?: number;
+  /** `/metrics`, `/api/events` and the dashboard at `/` (extras.ts). Default none of them. */
+  readonly extras?: HttpExtrasOptions;
 }
 
 /** A running HTTP API. */
@@ -77,8 +81,12 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
   // Aborted on shutdown so that requests waiting on the federation stop at once.
   const closing = new AbortController();
 
+  const extras = createHttpExtras(options.extras ?? {});
   const serve = async (request: Request, remote: string): Promise<Response> => {
     const url = new URL(request.url);
+    // The dashboard's files hold no data: they load without a token (extras.ts).
+    const file = extras.public(request, url);
+    if (file !== null) return file;
     if (checkToken !== null) {
       const check = checkToken(request.headers.get("authorization"));
       if (check !== "ok") {
@@ -100,13 +108,15 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
         });
       }
     }
-    // Browsers send Origin; the API is not for web pages, and refusing them stops
-    // a page the operator visits from switching devices through a local API.
-    if (request.headers.has("origin")) {
-      return json(Status.Forbidden, {
-        error: "requests from web pages (with an Origin header) are refused by the Portal API",
-      });
-    }
+    // Pages of other sites are refused, so that a page the operator visits cannot switch
+    // devices through a local API; the node's own dashboard is welcome (same_origin.ts).
+    const crossSite = crossSiteRefusal(request);
+    if (crossSite !== null) return json(Status.Forbidden, { error: crossSite });
+    const extra = extras.handle(request, url, {
+      role: "full",
+      signal: AbortSignal.any([request.signal, closing.signal]),
+    });
+    if (extra !== null) return extra;
     if (request.method !== "GET" && request.method !== "POST") {
       return json(Status.MethodNotAllowed, {
         error: `method ${request.method} is not supported; the API answers GET and POST`,

@@ -18,6 +18,18 @@ import { Heartbeat } from "./heartbeat.ts";
 /** Which side dialed a link. */
 export type Direction = "in" | "out";
 
+/** Messages (REQUEST, RESPONSE, EVENT) exchanged with one peer since its actor was made (metrics). */
+export interface PeerTraffic {
+  /** Arrived on its links. */
+  received: number;
+  /** Written to its links, relayed ones included. */
+  sent: number;
+  /** Of those sent, the ones relayed for other nodes. */
+  relayed: number;
+  /** Refused by its link (closed, or a slow consumer). */
+  dropped: number;
+}
+
 /** An authenticated connection to a peer. */
 export interface Link {
   readonly id: number;
@@ -26,6 +38,10 @@ export interface Link {
   readonly direction: Direction;
   readonly remote: string;
   readonly heartbeat: Heartbeat;
+  /** The peer's traffic counters, counted by whoever sends or receives on this link. */
+  readonly traffic: PeerTraffic;
+  /** When it authenticated, on the host's clock. */
+  readonly since: number;
 }
 
 /** The peer's connection state (issue: one explicit state, logged on change). */
@@ -102,6 +118,9 @@ export class Peer {
   #stopped = false;
   /** Dials in flight, including one that outlived its state (an inbound link won meanwhile). */
   readonly #dials = new Set<AbortController>();
+  /** Messages exchanged with this peer. */
+  readonly traffic: PeerTraffic = { received: 0, sent: 0, relayed: 0, dropped: 0 };
+  #linksUp = 0;
 
   constructor(options: PeerOptions) {
     this.#config = options.config;
@@ -142,6 +161,11 @@ export class Peer {
 
   get state(): PeerState {
     return this.#state;
+  }
+
+  /** Links that became this peer's current link (the first connection and each reconnect). */
+  get linksUp(): number {
+    return this.#linksUp;
   }
 
   /** The current authenticated link, or null. */
@@ -225,6 +249,7 @@ export class Peer {
       // tie-break above settles it the same way on both sides.
       this.#enter({ kind: "connected", link }, `authenticated (${direction}, ${remote})`);
     }
+    this.#linksUp++;
     this.#backoff.reset();
     link.heartbeat.start();
     this.#host.onLinkUp(this, link);
@@ -242,7 +267,16 @@ export class Peer {
       onLatency: (ms) => this.#host.onLatency?.(this, link, ms),
     });
     const id = this.#host.nextLinkId();
-    const link: Link = { id, peer: this.name, conn, direction, remote, heartbeat };
+    const link: Link = {
+      id,
+      peer: this.name,
+      conn,
+      direction,
+      remote,
+      heartbeat,
+      traffic: this.traffic,
+      since: this.#host.clock.now(),
+    };
     conn.setHandlers({
       onFrame: (frame) => this.#onFrame(link, frame),
       onClose: (reason) => this.#onClose(link, reason),
@@ -263,6 +297,7 @@ export class Peer {
         link.conn.close({ kind: "local", why: "authentication frame after authentication" });
         return;
       default:
+        this.traffic.received++;
         this.#host.onFrame(this, link, frame);
     }
   }

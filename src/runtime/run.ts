@@ -10,6 +10,7 @@ import { createEvents, type Events, publishPeerChanges } from "../events/mod.ts"
 import { Federation } from "../federation/federation.ts";
 import { type HttpApi, startHttpApi } from "../http/mod.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
+import { createNodeMetrics, type NodeMetrics } from "../metrics/mod.ts";
 import { rateLimiter } from "../log/rate_limit.ts";
 import { registerCore } from "../modules/core/mod.ts";
 import { createIotModule, type IotModule } from "../modules/iot/mod.ts";
@@ -31,6 +32,8 @@ export interface RunningNode {
   readonly iot: IotModule | null;
   /** Subscriptions: this node's listeners and the nodes subscribed here. */
   readonly events: Events;
+  /** What `/metrics` shows. */
+  readonly metrics: NodeMetrics;
   /** Stops everything: no new connections, pending requests failed, links closed. */
   stop(): Promise<void>;
 }
@@ -108,6 +111,12 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
 
   // The events need the federation and the federation hands them EVENTs: linked below.
   let events: Events | null = null;
+  // Made once the parts it reads exist; the listener reports refusals to it before that.
+  let metrics: NodeMetrics | null = null;
+  const counted = <A extends unknown[]>(count: () => void, fn: (...a: A) => void) => (...a: A) => {
+    count();
+    fn(...a);
+  };
   const federation = new Federation({
     config,
     router: access.gate,
@@ -125,15 +134,22 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
           cert,
           key,
           handshakeTimeoutMs: node.authTimeoutMs,
-          onTlsError: rateLimiter(
-            (remote: string, message: string) =>
-              log.warn("TLS handshake failed", { remote, reason: message }),
-            (n) => log.warn(`TLS handshake failed ${n} more times in the last minute (not logged)`),
+          onTlsError: counted(
+            () => metrics?.refused("tls_handshake"),
+            rateLimiter(
+              (remote: string, message: string) =>
+                log.warn("TLS handshake failed", { remote, reason: message }),
+              (n) =>
+                log.warn(`TLS handshake failed ${n} more times in the last minute (not logged)`),
+            ),
           ),
-          onRefused: rateLimiter(
-            (remote: string, open: number) =>
-              log.warn("connection refused: too many open connections", { remote, open }),
-            (n) => log.warn(`${n} more connections refused in the last minute (not logged)`),
+          onRefused: counted(
+            () => metrics?.refused("max_connections"),
+            rateLimiter(
+              (remote: string, open: number) =>
+                log.warn("connection refused: too many open connections", { remote, open }),
+              (n) => log.warn(`${n} more connections refused in the last minute (not logged)`),
+            ),
           ),
           onError: (message) => log.error("federation listener error", { reason: message }),
         })
@@ -169,6 +185,19 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     iot.register(router);
   }
 
+  metrics = createNodeMetrics({
+    name: node.name,
+    clock,
+    federation,
+    iot,
+    gate: access.gate,
+    events: ev,
+    certificates: [
+      ...(haveCert ? [{ key: "tls_cert" as const, pem: cert }] : []),
+      ...(caPem !== null ? [{ key: "tls_ca" as const, pem: caPem }] : []),
+    ],
+  });
+
   try {
     await federation.listen();
   } catch (e) {
@@ -186,8 +215,17 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
       // PathService, so the gate is passed in that type's place.
       http = await startHttpApi({
         config: config.http,
-        router: access.gate as unknown as PathRouter,
+        router: metrics.instrument(access.gate) as unknown as PathRouter,
         logger: log,
+        extras: {
+          metrics,
+          events: {
+            source: ev.hub,
+            node: node.name,
+            knows: (name) => name === node.name || federation.peer(name) !== undefined,
+          },
+          dashboard: true,
+        },
       });
     } catch (e) {
       await federation.stop();
@@ -206,6 +244,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     http,
     iot,
     events: ev,
+    metrics,
     stop() {
       stopping ??= (async () => {
         stopPeerEvents();
