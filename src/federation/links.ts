@@ -9,6 +9,7 @@ import type { NodeConfig, PeerConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Connected } from "../peer/peer.ts";
 import { FrameConnection } from "../transport/connection.ts";
+import { DEFAULT_PER_SOURCE, DEFAULT_TOTAL, FairGate, sourceOf } from "../transport/gate.ts";
 import type { Dialer, Listener, RawConn } from "../transport/types.ts";
 import type { Clock } from "../util/clock.ts";
 import { errorText } from "../util/errors.ts";
@@ -23,8 +24,14 @@ import {
 /** Longest a TCP connect plus TLS handshake may take before the attempt counts as failed. */
 export const DIAL_TIMEOUT_MS = 10_000;
 
-/** Connections allowed to be authenticating at once; more are closed on accept. */
-export const MAX_HANDSHAKES = 1024;
+/**
+ * Bounds on accepted connections still authenticating: per source address
+ * (IPv4, or IPv6 /64) and in all. Beyond them the newest of the address
+ * holding the most gives way (see transport/gate.ts): a flood from some
+ * addresses never locks out a peer dialing from another.
+ */
+export const MAX_HANDSHAKES_PER_SOURCE = DEFAULT_PER_SOURCE;
+export const MAX_HANDSHAKES = DEFAULT_TOTAL;
 
 /** Options of {@link LinkManager}. */
 export interface LinkManagerOptions {
@@ -53,6 +60,11 @@ export class LinkManager {
   readonly #o: LinkManagerOptions;
   readonly #log: Logger;
   readonly #handshaking = new Set<FrameConnection>();
+  /** Inbound connections between accept and verdict, by source address. */
+  readonly #inbound = new FairGate<RawConn>({
+    perSource: MAX_HANDSHAKES_PER_SOURCE,
+    total: MAX_HANDSHAKES,
+  });
   readonly #all = new Set<FrameConnection>();
   #listener: Listener | null = null;
   #acceptLoop: Promise<void> | null = null;
@@ -163,28 +175,41 @@ export class LinkManager {
         raw.conn.close();
         return;
       }
-      if (this.#handshaking.size >= MAX_HANDSHAKES) {
+      const source = sourceOf(raw.remote);
+      const verdict = this.#inbound.admit(source, raw);
+      if (verdict.kind === "refused") {
         // Unauthenticated connections cost buffers; a flood must not exhaust memory.
-        this.#log.warn("auth refused", {
-          remote: raw.remote,
-          reason: `${MAX_HANDSHAKES} connections are already authenticating`,
-        });
+        this.#log.warn("connection refused", { remote: raw.remote, reason: verdict.reason });
         raw.conn.close();
         continue;
       }
-      this.#handshakeInbound(raw);
+      if (verdict.shed !== null) {
+        this.#log.warn("connection shed", {
+          remote: verdict.shed.remote,
+          reason: `${this.#inbound.size} connections are authenticating; ` +
+            `${verdict.shedSource} holds the most`,
+        });
+        verdict.shed.conn.close();
+      }
+      this.#handshakeInbound(raw, source);
     }
   }
 
   /** Listener side of §3: challenge, verify, then hand the connection over. */
-  #handshakeInbound(raw: RawConn): void {
+  #handshakeInbound(raw: RawConn, source: string): void {
     const conn = this.#track(raw);
     this.#handshaking.add(conn);
     authenticateInbound(conn, raw.remote, this.#auth(), {
       keyFor: this.#o.keyFor,
       admit: (peer) => this.#admit(peer, raw),
-      onAccepted: (peer, rttMs) => this.#o.onInbound(peer, conn, raw.remote, rttMs),
-      onSettled: () => this.#handshaking.delete(conn),
+      onAccepted: (peer, rttMs) => {
+        raw.authenticated?.();
+        this.#o.onInbound(peer, conn, raw.remote, rttMs);
+      },
+      onSettled: () => {
+        this.#handshaking.delete(conn);
+        this.#inbound.release(source, raw);
+      },
     });
   }
 

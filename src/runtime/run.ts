@@ -7,8 +7,9 @@ import type { Config } from "../config/types.ts";
 import { ConfigError, formatWarning, loadConfig } from "../config/mod.ts";
 import { Federation } from "../federation/federation.ts";
 import { type HttpApi, startHttpApi } from "../http/mod.ts";
-import { createLogger, type Logger } from "../log/logger.ts";
-import { rateLimiter } from "../log/rate_limit.ts";
+import { limitRemoteLines, LogLimiter } from "../log/limiter.ts";
+import { createLogger, type Logger, stderrIsJournal } from "../log/logger.ts";
+import { MAX_PEM_BYTES } from "../config/files.ts";
 import { registerCore } from "../modules/core/mod.ts";
 import { createIotModule, type IotModule } from "../modules/iot/mod.ts";
 import { registerNodePaths } from "../federation/paths.ts";
@@ -17,7 +18,14 @@ import { errorText } from "../util/errors.ts";
 import { type Dialer, openListener, tcpTlsDialer } from "../transport/mod.ts";
 import { openNodeTlsListener } from "../transport/node_tls.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
+import { ReadFileError, readRegularTextFile } from "../util/read.ts";
+import { type ConnectionPlan, openFileLimit, planConnections } from "./limits.ts";
 import { notifySystemd } from "./notify.ts";
+
+/** `the open-file limit is 256` or `unknown`, for log lines. */
+function describeLimit(plan: ConnectionPlan): string {
+  return plan.fdLimit === null ? "unknown" : String(plan.fdLimit);
+}
 
 /** A node that is up: listener bound, API serving, dials started. */
 export interface RunningNode {
@@ -37,6 +45,8 @@ export interface StartNodeOptions {
   readonly clock?: Clock;
   /** Default: TCP + TLS per the config. */
   readonly dialer?: Dialer;
+  /** The process's open-file limit; default: read from the system (null: unknown). */
+  readonly fdLimit?: number | null;
 }
 
 /** Why a node could not start, with a sentence saying what to change. */
@@ -47,18 +57,25 @@ export class StartError extends Error {
   }
 }
 
+/**
+ * Reads a PEM file as the config check did: a regular file under the size
+ * bound, so a FIFO or a device swapped in since then is refused at once.
+ */
 async function readPem(path: string, what: string): Promise<string> {
   try {
-    return await Deno.readTextFile(path);
+    return await readRegularTextFile(path, MAX_PEM_BYTES);
   } catch (e) {
-    throw new StartError("tls_files", `cannot read ${what} ${path}: ${errorText(e)}`);
+    const why = e instanceof ReadFileError ? e.message : errorText(e);
+    throw new StartError("tls_files", `${path}: cannot read ${what}: ${why}`);
   }
 }
 
 /** Builds and starts a node from `config`. */
 export async function startNode(config: Config, options: StartNodeOptions): Promise<RunningNode> {
-  const log = options.logger;
   const clock = options.clock ?? systemClock;
+  // Lines a remote party can repeat are limited per kind and source; summaries go unlimited.
+  const limiter = new LogLimiter({ logger: options.logger, clock });
+  const log = limitRemoteLines(options.logger, limiter);
   const node = config.node;
   const startedAt = clock.now();
   const router = new PathRouter();
@@ -74,13 +91,18 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
       );
     }
   }
-  const caCerts = node.tls && node.tlsCa ? [await readPem(node.tlsCa, "tls_ca")] : null;
+  const fdLimit = options.fdLimit !== undefined ? options.fdLimit : await openFileLimit();
+  const plan = planConnections(fdLimit, node.maxConnections, config.http.listen !== null);
+  if (plan.warning !== null) log.warn(plan.warning);
+  const caPem = node.tls && node.tlsCa ? await readPem(node.tlsCa, "tls_ca") : null;
+  const caCerts = caPem === null ? null : [caPem];
   let cert = "";
   let key = "";
   if (node.tls && node.listenPort !== null) {
     cert = await readPem(node.tlsCert ?? "", "tls_cert");
     key = await readPem(node.tlsKey ?? "", "tls_key");
   }
+  const requireCert = node.tls && node.tlsClientAuth === "require";
 
   const federation = new Federation({
     config,
@@ -88,6 +110,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     logger: log,
     clock,
     dialer: options.dialer ?? tcpTlsDialer({ tls: node.tls, caCerts }),
+    requireCertificateName: requireCert,
     listen: node.listenPort === null ? null : node.tls
       ? () =>
         openNodeTlsListener({
@@ -95,18 +118,21 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
           port: node.listenPort ?? 0,
           cert,
           key,
+          clientCa: requireCert ? caPem : null,
           handshakeTimeoutMs: node.authTimeoutMs,
-          onTlsError: rateLimiter(
-            (remote: string, message: string) =>
-              log.warn("TLS handshake failed", { remote, reason: message }),
-            (n) => log.warn(`TLS handshake failed ${n} more times in the last minute (not logged)`),
-          ),
-          onRefused: rateLimiter(
-            (remote: string, open: number) =>
-              log.warn("connection refused: too many open connections", { remote, open }),
-            (n) => log.warn(`${n} more connections refused in the last minute (not logged)`),
-          ),
-          onError: (message) => log.error("federation listener error", { reason: message }),
+          maxConnections: plan.federation,
+          clock,
+          onTlsError: (remote, reason) => log.warn("TLS handshake failed", { remote, reason }),
+          onRefused: (remote, reason) => log.warn("connection refused", { remote, reason }),
+          onShed: (remote, reason) => log.warn("connection shed", { remote, reason }),
+          onExhausted: (reason, pauseMs) =>
+            log.error("federation listener out of file descriptors", {
+              reason,
+              action: `accepting pauses ${pauseMs} ms and resumes by itself`,
+              limit: describeLimit(plan),
+            }),
+          onResumed: (failures) =>
+            log.info("federation listener accepting again", { failed_accepts: failures }),
         })
       : () => openListener({ hostname: node.listenHost, port: node.listenPort ?? 0 }),
   });
@@ -127,6 +153,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     await federation.listen();
   } catch (e) {
     await federation.stop();
+    limiter.stop();
     throw new StartError(
       "listen",
       `${errorText(e)} — is another portal running? check [mod_node] listen_port`,
@@ -135,9 +162,16 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
   let http: HttpApi | null = null;
   if (config.http.listen !== null) {
     try {
-      http = await startHttpApi({ config: config.http, router, logger: log });
+      http = await startHttpApi({
+        config: config.http,
+        router,
+        logger: log,
+        clock,
+        maxConnections: plan.http,
+      });
     } catch (e) {
       await federation.stop();
+      limiter.stop();
       throw new StartError("http", errorText(e));
     }
   }
@@ -158,6 +192,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
           iot?.stop() ?? Promise.resolve(),
           federation.stop(),
         ]);
+        limiter.stop();
       })();
       return stopping;
     },
@@ -179,7 +214,11 @@ export async function runNode(configPath: string): Promise<number> {
     }
     throw e;
   }
-  const logger = createLogger({ level: config.portal.logLevel, format: config.portal.logFormat });
+  const logger = createLogger({
+    level: config.portal.logLevel,
+    format: config.portal.logFormat,
+    journal: stderrIsJournal(),
+  });
   for (const warning of config.warnings) logger.warn(formatWarning(warning));
   let running: RunningNode;
   try {
@@ -188,7 +227,8 @@ export async function runNode(configPath: string): Promise<number> {
     if (e instanceof StartError) {
       logger.error(e.message);
       console.error(`portal: ${e.message}`);
-      return 1;
+      // A certificate file that is no longer what the config check read is a config error.
+      return e.code === "tls_files" ? 2 : 1;
     }
     throw e;
   }
