@@ -9,9 +9,10 @@ import type { NodeConfig, PeerConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Connected } from "../peer/peer.ts";
 import { FrameConnection } from "../transport/connection.ts";
+import { isOutOfDescriptors } from "../transport/accept.ts";
 import { DEFAULT_PER_SOURCE, DEFAULT_TOTAL, FairGate, sourceOf } from "../transport/gate.ts";
 import type { Dialer, Listener, RawConn } from "../transport/types.ts";
-import type { Clock } from "../util/clock.ts";
+import type { Clock, TimerHandle } from "../util/clock.ts";
 import { errorText } from "../util/errors.ts";
 import { formatDuration } from "../util/format.ts";
 import {
@@ -32,6 +33,9 @@ export const DIAL_TIMEOUT_MS = 10_000;
  */
 export const MAX_HANDSHAKES_PER_SOURCE = DEFAULT_PER_SOURCE;
 export const MAX_HANDSHAKES = DEFAULT_TOTAL;
+
+/** First pause of the accept loop when the process is out of file descriptors; doubles to 1 s. */
+const ACCEPT_PAUSE_MS = 50;
 
 /** Options of {@link LinkManager}. */
 export interface LinkManagerOptions {
@@ -69,6 +73,8 @@ export class LinkManager {
   #listener: Listener | null = null;
   #acceptLoop: Promise<void> | null = null;
   #stopping = false;
+  /** A pause of the accept loop (out of descriptors), ended early by stop(). */
+  #pause: { timer: TimerHandle; resume: () => void } | null = null;
 
   constructor(options: LinkManagerOptions) {
     this.#o = options;
@@ -107,6 +113,11 @@ export class LinkManager {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#listener?.close();
+    if (this.#pause !== null) {
+      this.#o.clock.clear(this.#pause.timer);
+      this.#pause.resume();
+      this.#pause = null;
+    }
     const conns = [...this.#all];
     for (const c of conns) c.close({ kind: "local", why: "node stopping" });
     await Promise.allSettled(conns.map((c) => c.closed()));
@@ -163,12 +174,25 @@ export class LinkManager {
   }
 
   async #accept(listener: Listener): Promise<void> {
+    let pauseMs = ACCEPT_PAUSE_MS;
     for (;;) {
       let raw: RawConn;
       try {
         raw = await listener.accept();
+        pauseMs = ACCEPT_PAUSE_MS;
       } catch (e) {
-        if (!this.#stopping) this.#log.error("listener stopped", { reason: errorText(e) });
+        if (this.#stopping) return;
+        if (isOutOfDescriptors(e)) {
+          // Connections wait in the kernel's queue meanwhile; accept again once some close.
+          this.#log.error("federation listener out of file descriptors", {
+            reason: errorText(e),
+            action: `accepting pauses ${pauseMs} ms and resumes by itself`,
+          });
+          await this.#sleep(pauseMs);
+          pauseMs = Math.min(pauseMs * 2, 1000);
+          continue;
+        }
+        this.#log.error("listener stopped", { reason: errorText(e) });
         return;
       }
       if (this.#stopping) {
@@ -193,6 +217,16 @@ export class LinkManager {
       }
       this.#handshakeInbound(raw, source);
     }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resume) => {
+      const timer = this.#o.clock.setTimeout(() => {
+        this.#pause = null;
+        resume();
+      }, ms);
+      this.#pause = { timer, resume };
+    });
   }
 
   /** Listener side of §3: challenge, verify, then hand the connection over. */
