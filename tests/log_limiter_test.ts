@@ -44,7 +44,7 @@ Deno.test("limitRemoteLines() counts a remote by its address without the port, t
   }
   const lines = root.lines.slice(2);
   assert.equal(lines.filter((l) => l.includes("connected -> disconnected")).length, 10);
-  assert.equal(lines.filter((l) => /WARN  disconnected /.test(l)).length, 10);
+  assert.equal(lines.filter((l) => /WARN {2}disconnected /.test(l)).length, 10);
   assert.ok(lines.every((l) => l.includes("peer=factory")));
   limiter.stop();
   assert.match(root.lines.at(-1)!, /more '(peer state|disconnected)' lines suppressed/);
