@@ -33,16 +33,17 @@ Deno.test("limitRemoteLines() counts a remote by its address without the port, t
   const limiter = new LogLimiter({ logger: root, clock });
   const log = limitRemoteLines(root, limiter);
   for (let port = 1000; port < 1100; port++) {
-    log.warn("connection refused", { remote: `127.0.0.2:${port}`, reason: "full" });
-    log.warn("connection refused", { remote: `[::1]:${port}`, reason: "full" });
+    log.warn("auth refused", { remote: `127.0.0.2:${port}`, reason: "timeout" });
+    log.warn("auth refused", { remote: `[::1]:${port}`, reason: "timeout" });
   }
-  assert.equal(root.lines.length, 2, root.lines.join("\n"));
+  assert.equal(root.lines.length, 10, root.lines.join("\n"));
+  root.lines.length = 0;
   const peerLog = log.with({ peer: "factory" });
   for (let i = 0; i < 50; i++) {
     peerLog.info("peer factory: connected -> disconnected", { why: "eof" });
     peerLog.warn("disconnected", { reason: "eof" });
   }
-  const lines = root.lines.slice(2);
+  const lines = root.lines.slice();
   assert.equal(lines.filter((l) => l.includes("connected -> disconnected")).length, 10);
   assert.equal(lines.filter((l) => /WARN {2}disconnected /.test(l)).length, 10);
   assert.ok(lines.every((l) => l.includes("peer=factory")));
@@ -77,4 +78,23 @@ Deno.test("stderrIsJournal() holds only when JOURNAL_STREAM names this process's
   assert.equal(stderrIsJournal(`${st.dev}:${st.ino + 1}`), false);
   assert.equal(stderrIsJournal("garbage"), false);
   assert.equal(stderrIsJournal(""), false);
+});
+
+Deno.test("limitRemoteLines() bounds a kind over all sources and sums it up in one line", () => {
+  const clock = new FakeClock();
+  const root = memoryLogger();
+  const limiter = new LogLimiter({ logger: root, clock });
+  const log = limitRemoteLines(root, limiter);
+  for (let a = 0; a < 2000; a++) {
+    log.warn("connection refused", { remote: `10.0.${a >> 8}.${a & 255}:4000`, reason: "full" });
+    log.warn("TLS handshake failed", { remote: `10.0.${a >> 8}.${a & 255}:4000`, reason: "x" });
+  }
+  assert.equal(root.lines.filter((l) => l.includes("connection refused")).length, 1);
+  assert.equal(root.lines.filter((l) => l.includes("TLS handshake failed")).length, 20);
+  clock.advance(60_000);
+  const summaries = root.lines.filter((l) => l.includes("suppressed"));
+  assert.equal(summaries.length, 2, summaries.join("\n"));
+  assert.match(summaries[0], /1999 more 'connection refused' lines suppressed .*sources=\d+/);
+  assert.match(summaries[1], /1980 more 'TLS handshake failed' lines suppressed/);
+  limiter.stop();
 });

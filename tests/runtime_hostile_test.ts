@@ -10,8 +10,8 @@ import { parseConfigText } from "../src/config/mod.ts";
 import type { Config } from "../src/config/types.ts";
 import { memoryLogger } from "../src/log/logger.ts";
 import { generateCa, issueNodeCert } from "../src/pki/certs.ts";
-import { openFileLimit, planConnections } from "../src/runtime/limits.ts";
-import { startNode as startInProcess, StartError } from "../src/runtime/run.ts";
+import { planConnections, probeDescriptors } from "../src/runtime/limits.ts";
+import { StartError, startNode as startInProcess } from "../src/runtime/run.ts";
 import { NodeSocketStream } from "../src/transport/node_tls.ts";
 import { MsgType } from "../src/wire/mod.ts";
 import { RawClient } from "./helpers/raw_client.ts";
@@ -78,7 +78,7 @@ Deno.test("startNode() refuses a PEM file swapped for a FIFO after the config ch
     await new Deno.Command("mkfifo", { args: [fifo] }).output();
     const config = parseConfigText(iniText(modNode("hub"), http("off")), `${dir}/hub.ini`);
     const t0 = performance.now();
-    const e = await startInProcess(config, { logger: memoryLogger(), fdLimit: null })
+    const e = await startInProcess(config, { logger: memoryLogger(), descriptors: null })
       .then(() => null, (err) => err);
     assert.ok(e instanceof StartError, String(e));
     assert.equal(e.code, "tls_files");
@@ -96,7 +96,7 @@ Deno.test("startNode() refuses a PEM file swapped for a FIFO after the config ch
 async function inProcess(text: string, dir: string) {
   const config: Config = parseConfigText(text, `${dir}/node.ini`);
   const logger = memoryLogger("info");
-  const node = await startInProcess(config, { logger, fdLimit: 4096 });
+  const node = await startInProcess(config, { logger, descriptors: null });
   return { node, lines: logger.lines, port: node.federation.listenAddr!.port };
 }
 
@@ -131,7 +131,10 @@ Deno.test("a peer flooding malformed messages: every one counted, a handful logg
     await Deno.remove(dir, { recursive: true });
   }
   assert.match(lines.at(-1) ?? "", /more 'dropped message' lines suppressed|stopped|closed/);
-  assert.ok(lines.some((l) => /19995 more 'dropped message' lines suppressed/.test(l)), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => /19995 more 'dropped message' lines suppressed/.test(l)),
+    lines.join("\n"),
+  );
 });
 
 Deno.test("tls_client_auth = require: the dialer's name must be one its certificate gives", async () => {
@@ -166,33 +169,43 @@ Deno.test("tls_client_auth = require: the dialer's name must be one its certific
       assert.equal(verdict.status, status, JSON.stringify(verdict));
       client.close();
     }
-    assert.ok(lines.some((l) => /auth refused .*claimed=intruder certificate="office, localhost"/.test(l)), lines.join("\n"));
+    assert.ok(
+      lines.some((l) => /auth refused .*claimed=intruder certificate="office, localhost"/.test(l)),
+      lines.join("\n"),
+    );
   } finally {
     await node.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("planConnections() leaves the federation what the open-file limit allows, and says when it is low", async () => {
-  const roomy = planConnections(65536, null, true);
-  assert.equal(roomy.federation, 65536 - 64 - 256);
-  assert.equal(roomy.warning, null);
-  const small = planConnections(256, null, true);
-  assert.deepEqual([small.federation, small.http], [256 - 64 - 32, 32]);
-  assert.match(small.warning!, /open-file limit \(256\) leaves room for only 160 .*LimitNOFILE=/);
-  const asked = planConnections(256, 4096, true);
-  assert.equal(asked.federation, 4096);
-  assert.match(asked.warning!, /max_connections = 4096 needs about 4192 file descriptors but the open-file limit is 256/);
+Deno.test("planConnections() leaves the federation what the free descriptors allow, and says when it is short", () => {
+  const roomy = planConnections({ free: 8512, atLeast: true }, null, true);
+  assert.deepEqual([roomy.federation, roomy.http, roomy.warning], [8192, 256, null]);
+  const small = planConnections({ free: 232, atLeast: false }, null, true);
+  assert.deepEqual([small.federation, small.http], [232 - 64 - 29, 29]);
+  assert.match(small.warning!, /only 232 file descriptors are free, room for 139 .*LimitNOFILE=/);
+  const asked = planConnections({ free: 232, atLeast: false }, 1000, true);
+  assert.equal(asked.federation, 1000);
+  assert.match(
+    asked.warning!,
+    /max_connections = 1000 needs about 1093 file descriptors but only 232 are free/,
+  );
+  assert.equal(planConnections({ free: 1400, atLeast: true }, 1000, true).warning, null);
   assert.deepEqual(planConnections(null, null, false), {
-    fdLimit: null,
+    descriptors: null,
     federation: 4096,
     configured: false,
     http: 0,
     warning: null,
   });
-  const limit = await openFileLimit();
-  assert.ok(limit === null || limit > 0);
-  if (Deno.build.os === "linux") assert.ok(limit !== null, "Linux exposes /proc/self/limits");
+});
+
+Deno.test("probeDescriptors() counts what can be opened, up to its cap, and closes them all", () => {
+  const few = probeDescriptors(50);
+  assert.deepEqual(few, { free: 50, atLeast: true });
+  const again = probeDescriptors(50);
+  assert.deepEqual(again, few, "nothing was left open");
 });
 
 Deno.test("with stderr on the journal, every line starts with its priority and has no timestamp", async () => {

@@ -145,6 +145,7 @@ export function serveHttp(options: HttpServerOptions): HttpServer {
     }
     live.add(entry);
     entry.done = connection.run().finally(() => {
+      loop.wake();
       live.delete(entry);
       idle.delete(entry);
       pending.release(source, entry);

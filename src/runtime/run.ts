@@ -19,12 +19,19 @@ import { type Dialer, openListener, tcpTlsDialer } from "../transport/mod.ts";
 import { openNodeTlsListener } from "../transport/node_tls.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { ReadFileError, readRegularTextFile } from "../util/read.ts";
-import { type ConnectionPlan, openFileLimit, planConnections } from "./limits.ts";
+import {
+  type ConnectionPlan,
+  type Descriptors,
+  planConnections,
+  probeCap,
+  probeDescriptors,
+} from "./limits.ts";
 import { notifySystemd } from "./notify.ts";
 
-/** `the open-file limit is 256` or `unknown`, for log lines. */
-function describeLimit(plan: ConnectionPlan): string {
-  return plan.fdLimit === null ? "unknown" : String(plan.fdLimit);
+/** `232`, `at least 8512` or `unknown`: the descriptors free at start, for log lines. */
+function describeDescriptors(plan: ConnectionPlan): string {
+  const d = plan.descriptors;
+  return d === null ? "unknown" : `${d.atLeast ? "at least " : ""}${d.free}`;
 }
 
 /** A node that is up: listener bound, API serving, dials started. */
@@ -45,8 +52,8 @@ export interface StartNodeOptions {
   readonly clock?: Clock;
   /** Default: TCP + TLS per the config. */
   readonly dialer?: Dialer;
-  /** The process's open-file limit; default: read from the system (null: unknown). */
-  readonly fdLimit?: number | null;
+  /** File descriptors free at start; default: counted (see runtime/limits.ts); null: unknown. */
+  readonly descriptors?: Descriptors | null;
 }
 
 /** Why a node could not start, with a sentence saying what to change. */
@@ -91,8 +98,11 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
       );
     }
   }
-  const fdLimit = options.fdLimit !== undefined ? options.fdLimit : await openFileLimit();
-  const plan = planConnections(fdLimit, node.maxConnections, config.http.listen !== null);
+  const httpOn = config.http.listen !== null;
+  const descriptors = options.descriptors !== undefined
+    ? options.descriptors
+    : probeDescriptors(probeCap(node.maxConnections, httpOn));
+  const plan = planConnections(descriptors, node.maxConnections, httpOn);
   if (plan.warning !== null) log.warn(plan.warning);
   const caPem = node.tls && node.tlsCa ? await readPem(node.tlsCa, "tls_ca") : null;
   const caCerts = caPem === null ? null : [caPem];
@@ -125,11 +135,12 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
           onTlsError: (remote, reason) => log.warn("TLS handshake failed", { remote, reason }),
           onRefused: (remote, reason) => log.warn("connection refused", { remote, reason }),
           onShed: (remote, reason) => log.warn("connection shed", { remote, reason }),
-          onExhausted: (reason, pauseMs) =>
+          onExhausted: (reason, pauseMs, holding) =>
             log.error("federation listener out of file descriptors", {
               reason,
-              action: `accepting pauses ${pauseMs} ms and resumes by itself`,
-              limit: describeLimit(plan),
+              action: `accepting pauses ${pauseMs} ms and resumes by itself; from now on at ` +
+                `most ${holding} connections are held (raise LimitNOFILE=)`,
+              free_at_start: describeDescriptors(plan),
             }),
           onResumed: (failures) =>
             log.info("federation listener accepting again", { failed_accepts: failures }),

@@ -31,6 +31,8 @@ export interface AcceptLoop {
   readonly done: Promise<void>;
   /** Ends a pause at once; used when the listener closes. */
   stop(): void;
+  /** Ends a pause at once because a descriptor was freed (a connection closed). */
+  wake(): void;
 }
 
 /** Whether `e` is the kernel saying there are no file descriptors left. */
@@ -101,15 +103,19 @@ export function acceptLoop<C extends Deno.Conn>(
       onConn(conn);
     }
   })();
+  const endPause = () => {
+    if (timer !== null) clock.clear(timer);
+    timer = null;
+    const w = wake;
+    wake = null;
+    w?.();
+  };
   return {
     done,
     stop() {
       stopped = true;
-      if (timer !== null) clock.clear(timer);
-      timer = null;
-      const w = wake;
-      wake = null;
-      w?.();
+      endPause();
     },
+    wake: endPause,
   };
 }

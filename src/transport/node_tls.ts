@@ -131,11 +131,19 @@ export interface NodeTlsListenOptions {
   readonly onRefused?: (remote: string, reason: string) => void;
   /** An unauthenticated connection closed to make room for one from a source holding fewer. */
   readonly onShed?: (remote: string, reason: string) => void;
-  /** Accept failed for want of file descriptors; accepting pauses for `pauseMs`. */
-  readonly onExhausted?: (reason: string, pauseMs: number) => void;
+  /**
+   * Accept failed for want of file descriptors: accepting pauses for
+   * `pauseMs`, and from now on at most `holding` connections are held (a few
+   * fewer than were open), so that the next flood is refused or shed fairly
+   * instead of running the process out of descriptors again.
+   */
+  readonly onExhausted?: (reason: string, pauseMs: number, holding: number) => void;
   /** Accepting works again, after `failures` failed tries. */
   readonly onResumed?: (failures: number) => void;
 }
+
+/** Descriptors left spare below the count at which accept ran out, for refusing and housekeeping. */
+const EXHAUSTED_SPARE = 16;
 
 /** Largest read from a socket; reads start at 4 KiB and grow while they come back full. */
 const MAX_READ = 64 * 1024;
@@ -179,7 +187,7 @@ class Accepted {
 export function openNodeTlsListener(options: NodeTlsListenOptions): Promise<Listener> {
   const clock = options.clock ?? systemClock;
   const handshakeMs = options.handshakeTimeoutMs ?? 5000;
-  const maxConnections = options.maxConnections ?? 4096;
+  let maxConnections = options.maxConnections ?? 4096;
   const clientCa = options.clientCa ?? null;
   const gate = new FairGate<Accepted>({
     perSource: options.maxUnauthenticatedPerSource ?? DEFAULT_PER_SOURCE,
@@ -215,6 +223,8 @@ export function openNodeTlsListener(options: NodeTlsListenOptions): Promise<List
   const live = new Set<Accepted>();
   const gone = (a: Accepted) => {
     live.delete(a);
+    // A descriptor is free again: an accept paused for want of one may go on now.
+    loop.wake();
     gate.release(a.source, a);
     if (a.timer !== null) clock.clear(a.timer);
     a.timer = null;
@@ -263,12 +273,17 @@ export function openNodeTlsListener(options: NodeTlsListenOptions): Promise<List
     }, handshakeMs);
     // One server object per connection: its events then belong to this connection alone.
     const server = tls.createServer(serverOptions, (socket) => handOver(a, socket));
+    // A client gone before its handshake ended frees its place at once, without a word.
+    const wire = socketDuplex(a.conn, () => {
+      if (a.socket === null) a.close();
+    });
     server.on("tlsClientError", (e: Error) => {
       if (a.closed) return;
-      options.onTlsError?.(a.remote, errorText(e));
+      // A client that leaves without a byte (a port probe, a flood) is not worth a line.
+      if (wire.received() > 0) options.onTlsError?.(a.remote, errorText(e));
       a.close();
     });
-    server.emit("connection", socketDuplex(a.conn));
+    server.emit("connection", wire.duplex);
   };
 
   const onConn = (conn: Deno.TcpConn) => {
@@ -319,7 +334,10 @@ export function openNodeTlsListener(options: NodeTlsListenOptions): Promise<List
 
   const loop = acceptLoop(inner, onConn, {
     clock,
-    onExhausted: options.onExhausted,
+    onExhausted: (reason, pauseMs) => {
+      maxConnections = Math.min(maxConnections, Math.max(16, live.size - EXHAUSTED_SPARE));
+      options.onExhausted?.(reason, pauseMs, maxConnections);
+    },
     onResumed: options.onResumed,
   });
   const addr = inner.addr;
@@ -362,9 +380,13 @@ function peerNames(socket: tls.TLSSocket): string[] {
 }
 
 /** A Deno TCP connection as the Duplex node:tls reads ciphertext from and writes it to. */
-function socketDuplex(conn: Deno.TcpConn): Duplex {
+function socketDuplex(
+  conn: Deno.TcpConn,
+  onEnd: () => void,
+): { duplex: Duplex; received: () => number } {
   let size = 4096;
   let reading = false;
+  let received = 0;
   const duplex: Duplex = new Duplex({
     read() {
       if (reading) return;
@@ -374,11 +396,16 @@ function socketDuplex(conn: Deno.TcpConn): Duplex {
         reading = false;
         if (n === null) {
           duplex.push(null);
+          onEnd();
           return;
         }
+        received += n;
         if (n === size && size < MAX_READ) size *= 2;
         duplex.push(n === buf.byteLength ? buf : buf.slice(0, n));
-      }, (e) => duplex.destroy(e));
+      }, (e) => {
+        duplex.destroy(e);
+        onEnd();
+      });
     },
     write(chunk: Uint8Array, _encoding, done) {
       writeAll(conn, chunk).then(() => done(), (e) => done(e));
@@ -395,7 +422,7 @@ function socketDuplex(conn: Deno.TcpConn): Duplex {
       done(error);
     },
   });
-  return duplex;
+  return { duplex, received: () => received };
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
