@@ -242,6 +242,17 @@ export function steadyLoad(port: number, path: string, everyMs = 50, headers: He
   };
 }
 
+/**
+ * TLS options dialing from `localAddress`: node:tls passes net.connect's options through,
+ * though its types do not list them.
+ */
+export function withSource(
+  options: tls.ConnectionOptions,
+  localAddress: string,
+): tls.ConnectionOptions {
+  return { ...options, localAddress } as tls.ConnectionOptions;
+}
+
 /** A PORTAL02 client over TLS from a chosen source address, for authenticated floods. */
 export class WireClient {
   readonly #decoder = new FrameDecoder();
@@ -251,16 +262,18 @@ export class WireClient {
   /** Connects (TLS verified against the lab's CA) from `localAddress`. */
   static connect(port: number, localAddress = "127.0.0.1", ca?: string): Promise<WireClient> {
     return new Promise((resolve, reject) => {
-      const socket = tls.connect({
-        host: "127.0.0.1",
-        port,
-        localAddress,
-        servername: "localhost",
-        ...(ca ? { ca } : { rejectUnauthorized: false }),
-      }, () => {
-        socket.setNoDelay(true);
-        resolve(new WireClient(new NodeSocketStream(socket), socket));
-      });
+      const socket = tls.connect(
+        withSource({
+          host: "127.0.0.1",
+          port,
+          servername: "localhost",
+          ...(ca ? { ca } : { rejectUnauthorized: false }),
+        }, localAddress),
+        () => {
+          socket.setNoDelay(true);
+          resolve(new WireClient(new NodeSocketStream(socket), socket));
+        },
+      );
       socket.once("error", reject);
     });
   }

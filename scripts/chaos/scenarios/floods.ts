@@ -17,10 +17,10 @@ import {
   procFigures,
   type Scenario,
   sleep,
-  socketClosed,
   steadyLoad,
   tcpConnect,
   WireClient,
+  withSource,
 } from "../lab.ts";
 import { encodeFrame } from "../../../src/wire/mod.ts";
 import { parseLogLine } from "../../../tests/kit/log_line.ts";
@@ -79,12 +79,9 @@ export const preAuthFlood: Scenario = {
       // 1,100 at about 220 per second: 11 every 50 ms.
       for (let batch = 0; batch < 100; batch++) {
         for (let i = 0; i < 11; i++) {
-          const s = tls.connect({
-            host: "127.0.0.1",
-            port,
-            localAddress: "127.0.0.2",
-            rejectUnauthorized: false,
-          });
+          const s = tls.connect(
+            withSource({ host: "127.0.0.1", port, rejectUnauthorized: false }, "127.0.0.2"),
+          );
           let up = false;
           s.on("secureConnect", () => {
             up = true;
