@@ -85,6 +85,7 @@ function router(seen: PathRequest[] = []): PathRouter {
     seen.push(req);
     return ok(["plug-001"]);
   });
+  r.on("GET", "/greeting", () => ok({ text: "Grüße aus der Fabrik 🏭, ça va? ✓" }));
   r.on("CALL", "/iot/devices/:id/on", (req, p) => {
     seen.push(req);
     return ok({ id: p.id, on: true });
@@ -160,6 +161,19 @@ Deno.test("keep-alive serves several requests on one connection, then closes it 
     assert.ok(performance.now() - started >= 150);
     c.close();
   }, { idleTimeoutMs: 200, headerTimeoutMs: 2000 });
+});
+
+Deno.test("Content-Length counts UTF-8 bytes of a non-ASCII answer", async () => {
+  await withApi({}, async (port) => {
+    const c = await Raw.open(port);
+    await c.send(get("/api/greeting"));
+    const r = await c.response();
+    assert.equal(JSON.parse(r.body).text, "Grüße aus der Fabrik 🏭, ça va? ✓");
+    // The next answer on the same connection parses: the length was exact.
+    await c.send(get("/api/health"));
+    assert.equal(JSON.parse((await c.response()).body).status, "ok");
+    c.close();
+  });
 });
 
 Deno.test("HEAD answers GET's status and headers without a body, wherever GET works", async () => {

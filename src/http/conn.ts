@@ -85,6 +85,26 @@ const latin1 = new TextDecoder("latin1");
 const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
 const JSON_TYPE = "application/json; charset=utf-8";
 
+/** UTF-8 length of `s` without encoding it. */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d < 0xe000) {
+        n += 2;
+        i++;
+        continue;
+      }
+      n += 2;
+    } else n += 2;
+  }
+  return n;
+}
+
 /** Serves the requests of one accepted connection, one after the other. */
 export class HttpConnection {
   readonly remote: string;
@@ -97,7 +117,12 @@ export class HttpConnection {
   #eof = false;
   #closed = false;
   #stopping = false;
+  /** When the current deadline passes (Infinity: none), and what happens then. */
+  #deadline = Infinity;
+  #onDeadline: () => void = () => {};
+  /** The one timer of this connection, and when it fires; it is re-armed lazily. */
   #timer: TimerHandle | null = null;
+  #timerAt = Infinity;
   #request: AbortController | null = null;
   #stream: ReadableStreamDefaultReader<Uint8Array> | null = null;
 
@@ -130,6 +155,8 @@ export class HttpConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#disarm();
+    if (this.#timer !== null) this.#o.clock.clear(this.#timer);
+    this.#timer = null;
     this.#o.onIdle(false);
     this.#request?.abort(new Error("the connection closed"));
     this.#stream?.cancel().catch(() => {});
@@ -389,10 +416,18 @@ export class HttpConnection {
       await this.#pipe(body, chunked, signal);
       return keep && !this.#closed;
     }
-    const bytes = typeof body === "string" ? encoder.encode(body) : body ?? new Uint8Array(0);
-    if (!bodyless(reply.status)) headers["content-length"] = String(bytes.byteLength);
     if (!keep) headers.connection = "close";
     else if (head.version === "1.0") headers.connection = "keep-alive";
+    if (typeof body === "string" && body.length <= COALESCE_BYTES) {
+      // One string, one encoding, one write: the common answer (a small JSON body).
+      const length = utf8Length(body);
+      if (!bodyless(reply.status)) headers["content-length"] = String(length);
+      const text = responseHead(reply.status, headers) + (noBody ? "" : body);
+      await this.#write(encoder.encode(text));
+      return keep;
+    }
+    const bytes = typeof body === "string" ? encoder.encode(body) : body ?? new Uint8Array(0);
+    if (!bodyless(reply.status)) headers["content-length"] = String(bytes.byteLength);
     const headBytes = encoder.encode(responseHead(reply.status, headers));
     if (noBody || bytes.byteLength === 0) {
       await this.#write(headBytes);
@@ -464,25 +499,48 @@ export class HttpConnection {
   /** Writes all of `bytes`, closing the connection when that takes longer than `timeoutMs`. */
   async #write(bytes: Uint8Array, timeoutMs = this.#o.sendTimeoutMs): Promise<void> {
     if (this.#closed) throw new Error("the connection is closed");
-    const timer = this.#o.clock.setTimeout(() => this.close(), timeoutMs);
+    // Writes happen between the other deadlines (head, body), never during one.
+    this.#arm(timeoutMs, () => this.close());
     try {
       let off = 0;
       while (off < bytes.byteLength) off += await this.#conn.write(bytes.subarray(off));
     } finally {
-      this.#o.clock.clear(timer);
+      this.#disarm();
     }
   }
 
+  /**
+   * Sets the deadline. Deadlines move on every request, so a timer is not
+   * set and cleared each time (about 3 µs a pair): the one timer fires,
+   * looks at the deadline of the moment, and sleeps again until it.
+   */
   #arm(ms: number, fire: () => void): void {
-    this.#disarm();
-    this.#timer = this.#o.clock.setTimeout(() => {
-      this.#timer = null;
-      fire();
-    }, ms);
+    const now = this.#o.clock.now();
+    this.#deadline = now + ms;
+    this.#onDeadline = fire;
+    if (this.#timerAt > this.#deadline) this.#schedule(now);
   }
 
   #disarm(): void {
+    this.#deadline = Infinity;
+  }
+
+  #schedule(now: number): void {
     if (this.#timer !== null) this.#o.clock.clear(this.#timer);
+    this.#timerAt = this.#deadline;
+    this.#timer = this.#o.clock.setTimeout(() => this.#tick(), this.#deadline - now);
+  }
+
+  #tick(): void {
     this.#timer = null;
+    this.#timerAt = Infinity;
+    if (this.#closed || this.#deadline === Infinity) return;
+    const now = this.#o.clock.now();
+    if (now < this.#deadline) {
+      this.#schedule(now);
+      return;
+    }
+    this.#deadline = Infinity;
+    this.#onDeadline();
   }
 }

@@ -43,6 +43,14 @@ export interface RequestHead {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s]+) HTTP\/(\d)\.(\d)$/;
 const latin1 = new TextDecoder("latin1");
+/** A CR not before LF, an LF not after CR, or a NUL. */
+const BAD_BYTES = /\r(?!\n)|(?<!\r)\n|\0/;
+
+/** Bytes as Latin-1 text; short heads without a call into the runtime. */
+function latin1Text(bytes: Uint8Array): string {
+  if (bytes.byteLength > 4096) return latin1.decode(bytes);
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
 
 /**
  * The offset just past the blank line ending a head in `buf[from, to)`, or -1.
@@ -58,7 +66,9 @@ export function findHeadEnd(buf: Uint8Array, from: number, to: number, scanFrom 
 
 /** Parses a request head (its bytes up to and including the blank line). */
 export function parseHead(bytes: Uint8Array): RequestHead {
-  const text = latin1.decode(bytes.subarray(0, bytes.byteLength - 4));
+  const text = latin1Text(bytes.subarray(0, bytes.byteLength - 4));
+  // Line breaks are CRLF only, and no NUL anywhere: checked once for the whole head.
+  if (BAD_BYTES.test(text)) throw new HttpError(400, "a bare CR, LF or NUL in the request head");
   const lines = text.split("\r\n");
   // RFC 9112 §2.2: a server should ignore at least one empty line before the request line.
   while (lines.length > 1 && lines[0] === "") lines.shift();
@@ -83,7 +93,6 @@ export function parseHead(bytes: Uint8Array): RequestHead {
   let lengths = 0;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
-    if (/[\r\n\0]/.test(line)) throw new HttpError(400, "a header line holds a bare CR, LF or NUL");
     if (line.startsWith(" ") || line.startsWith("\t")) {
       throw new HttpError(400, "folded header lines (obs-fold) are not accepted");
     }

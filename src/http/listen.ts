@@ -66,6 +66,7 @@ export function serveHttp(options: HttpServerOptions): HttpServer {
   const pending = new FairGate<Held>({
     perSource: Math.min(options.maxPendingPerSource ?? 32, maxConnections),
     total: maxConnections,
+    what: "connections that have not sent a request",
   });
   const live = new Set<Held>();
   /** Idle kept-alive connections, oldest first: the first to go when the server is full. */

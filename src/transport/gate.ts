@@ -13,6 +13,8 @@ export interface FairGateOptions {
   readonly perSource?: number;
   /** Entries all sources may hold together. Default 1024. */
   readonly total?: number;
+  /** What an entry is, for refusals. Default `connections that have not authenticated`. */
+  readonly what?: string;
 }
 
 /** What {@link FairGate.admit} decided. */
@@ -31,6 +33,7 @@ export const DEFAULT_TOTAL = 1024;
 export class FairGate<T> {
   readonly perSource: number;
   readonly total: number;
+  readonly #what: string;
   /** Insertion-ordered per source, so the newest is the last. */
   readonly #bySource = new Map<string, Set<T>>();
   #size = 0;
@@ -38,6 +41,7 @@ export class FairGate<T> {
   constructor(options: FairGateOptions = {}) {
     this.perSource = Math.max(1, options.perSource ?? DEFAULT_PER_SOURCE);
     this.total = Math.max(1, options.total ?? DEFAULT_TOTAL);
+    this.#what = options.what ?? "connections that have not authenticated";
   }
 
   /** Entries held now. */
@@ -60,7 +64,7 @@ export class FairGate<T> {
     if (mine >= this.perSource) {
       return {
         kind: "refused",
-        reason: `${source} already holds ${mine} connections that have not authenticated`,
+        reason: `${source} already holds ${mine} ${this.#what}`,
       };
     }
     let shed: T | null = null;
@@ -70,8 +74,7 @@ export class FairGate<T> {
       if (victim === null) {
         return {
           kind: "refused",
-          reason: `${this.#size} connections have not authenticated yet, ` +
-            `${mine} of them from ${source}`,
+          reason: `${this.#size} ${this.#what} are held, ${mine} of them from ${source}`,
         };
       }
       shed = victim.item;

@@ -113,6 +113,65 @@ function fuzzFrame(rand: () => number, seq: number): { bytes: Uint8Array; breaks
   return { bytes, breaks: false };
 }
 
+/** Sends `target` fuzzed frames to the listener at `port`: garbage first, then from a key holder. */
+export async function fuzz(
+  port: number,
+  ca: string,
+  target: number,
+  rand: () => number,
+): Promise<{ frames: number; preAuth: number; links: number }> {
+  let frames = 0;
+  // Before authentication: random bytes and frames, on connections of their own.
+  let preAuth = 0;
+  for (let i = 0; i < 200; i++) {
+    const c = await WireClient.connect(port, `127.0.0.${2 + (i % 8)}`, ca).catch(() => null);
+    if (c === null) continue;
+    for (let k = 0; k < 20; k++) {
+      const junk = rand() < 0.5 ? randBytes(rand, randInt(rand, 1, 300)) : fuzzFrame(rand, k).bytes;
+      await c.write(junk).catch(() => {});
+      preAuth++;
+    }
+    c.close();
+  }
+  frames += preAuth;
+  // After authentication: batches of mutated frames; a broken one costs the link, so redial.
+  let links = 0;
+  let seq = 0;
+  while (frames < target) {
+    const c = await WireClient.connect(port, "127.0.0.1", ca);
+    const verdict = await c.authenticate("fuzzer", KEY);
+    if (verdict.status !== 200) throw new Error(`fuzzer refused: ${JSON.stringify(verdict)}`);
+    links++;
+    const reading = c.drained();
+    let open = true;
+    while (open && frames < target) {
+      const parts: Uint8Array[] = [];
+      let size = 0;
+      for (let i = 0; i < 200 && frames < target; i++) {
+        const f = fuzzFrame(rand, ++seq);
+        parts.push(f.bytes);
+        size += f.bytes.byteLength;
+        frames++;
+        if (f.breaks) {
+          open = false;
+          break;
+        }
+      }
+      const batch = new Uint8Array(size);
+      let at = 0;
+      for (const p of parts) {
+        batch.set(p, at);
+        at += p.byteLength;
+      }
+      await c.write(batch).catch(() => (open = false));
+    }
+    if (open) c.close();
+    await Promise.race([reading, sleep(3000)]);
+    c.close();
+  }
+  return { frames, preAuth, links };
+}
+
 export const liveFuzz: Scenario = {
   name: "live fuzz",
   what: "garbage before authentication, then ≥100,000 mutated frames from a key holder",
@@ -129,58 +188,7 @@ export const liveFuzz: Scenario = {
     const load = steadyLoad(office.apiPort!, FACTORY_HEALTH, 100);
     const rand = mulberry32(0x5eed);
     const t0 = performance.now();
-    let frames = 0;
-    // Before authentication: random bytes and frames, on connections of their own.
-    let preAuth = 0;
-    for (let i = 0; i < 200; i++) {
-      const c = await WireClient.connect(port, `127.0.0.${2 + (i % 8)}`, ca).catch(() => null);
-      if (c === null) continue;
-      for (let k = 0; k < 20; k++) {
-        const junk = rand() < 0.5
-          ? randBytes(rand, randInt(rand, 1, 300))
-          : fuzzFrame(rand, k).bytes;
-        await c.write(junk).catch(() => {});
-        preAuth++;
-      }
-      c.close();
-    }
-    frames += preAuth;
-    // After authentication: batches of mutated frames; a broken one costs the link, so redial.
-    const target = quick ? 100_000 : 300_000;
-    let links = 0;
-    let seq = 0;
-    while (frames < target) {
-      const c = await WireClient.connect(port, "127.0.0.1", ca);
-      const verdict = await c.authenticate("fuzzer", KEY);
-      if (verdict.status !== 200) throw new Error(`fuzzer refused: ${JSON.stringify(verdict)}`);
-      links++;
-      const reading = c.drained();
-      let open = true;
-      while (open && frames < target) {
-        const parts: Uint8Array[] = [];
-        let size = 0;
-        for (let i = 0; i < 200 && frames < target; i++) {
-          const f = fuzzFrame(rand, ++seq);
-          parts.push(f.bytes);
-          size += f.bytes.byteLength;
-          frames++;
-          if (f.breaks) {
-            open = false;
-            break;
-          }
-        }
-        const batch = new Uint8Array(size);
-        let at = 0;
-        for (const p of parts) {
-          batch.set(p, at);
-          at += p.byteLength;
-        }
-        await c.write(batch).catch(() => (open = false));
-      }
-      if (open) c.close();
-      await Promise.race([reading, sleep(3000)]);
-      c.close();
-    }
+    const { frames, preAuth, links } = await fuzz(port, ca, quick ? 100_000 : 300_000, rand);
     const took = performance.now() - t0;
     await sleep(500);
     const health = await api(hub.apiPort!, "/api/health");
