@@ -9,9 +9,9 @@
  */
 import type { Clock, TimerHandle } from "../util/clock.ts";
 import { errorText } from "../util/errors.ts";
+import { Inbox } from "./inbox.ts";
 import {
   bodyless,
-  findHeadEnd,
   HttpError,
   MAX_HEAD_BYTES,
   parseHead,
@@ -74,14 +74,9 @@ export interface HttpConnectionOptions {
   readonly onHandlerError: (message: string) => void;
 }
 
-/** Buffer bound: a head fits, and bodies stream through it in pieces. */
-const MAX_BUFFER = 64 * 1024;
-/** Longest chunk-size or trailer line of a chunked body. */
-const MAX_LINE = 4096;
 /** Bodies up to this size are written together with the head. */
 const COALESCE_BYTES = 16 * 1024;
 const encoder = new TextEncoder();
-const latin1 = new TextDecoder("latin1");
 const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
 const JSON_TYPE = "application/json; charset=utf-8";
 
@@ -110,11 +105,7 @@ export class HttpConnection {
   readonly remote: string;
   readonly #conn: Deno.Conn;
   readonly #o: HttpConnectionOptions;
-  #buf = new Uint8Array(4096);
-  #start = 0;
-  #end = 0;
-  #reading: Promise<boolean> | null = null;
-  #eof = false;
+  readonly #in: Inbox;
   #closed = false;
   #stopping = false;
   /** When the current deadline passes (Infinity: none), and what happens then. */
@@ -128,6 +119,7 @@ export class HttpConnection {
 
   constructor(conn: Deno.Conn, remote: string, options: HttpConnectionOptions) {
     this.#conn = conn;
+    this.#in = new Inbox(conn);
     this.remote = remote;
     this.#o = options;
   }
@@ -154,6 +146,7 @@ export class HttpConnection {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#in.close();
     this.#disarm();
     if (this.#timer !== null) this.#o.clock.clear(this.#timer);
     this.#timer = null;
@@ -177,21 +170,20 @@ export class HttpConnection {
   // ---- reading ---------------------------------------------------------------------
 
   async #readHead(first: boolean): Promise<RequestHead | null> {
-    let waitingForFirstByte = !first && this.#end === this.#start;
+    const inbox = this.#in;
+    let waitingForFirstByte = !first && inbox.pending === 0;
     if (waitingForFirstByte) this.#o.onIdle(true);
     this.#arm(waitingForFirstByte ? this.#o.idleTimeoutMs : this.#o.headerTimeoutMs, () => {
       // A half-sent head gets a word before the close; a silent connection just closes.
-      if (this.#end > this.#start) this.#closeWith(this.#errorBytes(408, "request head timeout"));
+      if (inbox.pending > 0) this.#closeWith(this.#errorBytes(408, "request head timeout"));
       else this.close();
     });
-    let scanned = this.#start;
+    let scanned = 0;
     for (;;) {
-      const end = findHeadEnd(this.#buf, this.#start, this.#end, scanned);
-      if (end >= 0) {
+      const bytes = inbox.takeHead(scanned);
+      if (bytes !== null) {
         this.#disarm();
         this.#o.onIdle(false);
-        const bytes = this.#buf.subarray(this.#start, end);
-        this.#start = end;
         try {
           return parseHead(bytes);
         } catch (e) {
@@ -200,12 +192,12 @@ export class HttpConnection {
           return null;
         }
       }
-      if (this.#end - this.#start >= MAX_HEAD_BYTES) {
+      if (inbox.pending >= MAX_HEAD_BYTES) {
         this.#disarm();
         await this.#refuse(new HttpError(431, `the request head is over ${MAX_HEAD_BYTES} bytes`));
         return null;
       }
-      if (waitingForFirstByte && this.#end > this.#start) {
+      if (waitingForFirstByte && inbox.pending > 0) {
         // The idle wait is over: the head now has the header timeout from its first byte.
         waitingForFirstByte = false;
         this.#o.onIdle(false);
@@ -213,120 +205,23 @@ export class HttpConnection {
           this.#closeWith(this.#errorBytes(408, "request head timeout"));
         });
       }
-      scanned = this.#end;
-      if (!(await this.#fill())) {
+      scanned = inbox.pending;
+      if (!(await inbox.fill())) {
         this.#disarm();
         return null;
       }
     }
   }
 
-  /** Reads more into the buffer; false at EOF or once closed. One read at a time. */
-  #fill(): Promise<boolean> {
-    if (this.#reading !== null) return this.#reading;
-    if (this.#eof || this.#closed) return Promise.resolve(false);
-    if (this.#start === this.#end) this.#start = this.#end = 0;
-    if (this.#end === this.#buf.byteLength) {
-      if (this.#start > 0) {
-        this.#buf.copyWithin(0, this.#start, this.#end);
-        this.#end -= this.#start;
-        this.#start = 0;
-      } else {
-        const grown = new Uint8Array(Math.min(MAX_BUFFER, this.#buf.byteLength * 2));
-        grown.set(this.#buf.subarray(0, this.#end));
-        this.#buf = grown;
-      }
-    }
-    const into = this.#buf.subarray(this.#end);
-    if (into.byteLength === 0) return Promise.resolve(true);
-    this.#reading = this.#conn.read(into).then((n) => {
-      this.#reading = null;
-      if (n === null) {
-        this.#eof = true;
-        return false;
-      }
-      this.#end += n;
-      return true;
-    }, () => {
-      this.#reading = null;
-      this.#eof = true;
-      return false;
-    });
-    return this.#reading;
-  }
-
-  /** One CRLF-ended line (without the CRLF), for chunked bodies. */
-  async #line(): Promise<string> {
-    for (;;) {
-      for (let i = this.#start; i + 1 < this.#end; i++) {
-        if (this.#buf[i] === 13 && this.#buf[i + 1] === 10) {
-          const line = latin1.decode(this.#buf.subarray(this.#start, i));
-          this.#start = i + 2;
-          return line;
-        }
-      }
-      if (this.#end - this.#start > MAX_LINE) throw new HttpError(400, "a chunk line is too long");
-      if (!(await this.#fill())) throw new HttpError(400, "the body ended before its end");
-    }
-  }
-
-  /** Copies `n` body bytes into `out` at `at`. */
-  async #take(out: Uint8Array, at: number, n: number): Promise<void> {
-    let got = 0;
-    while (got < n) {
-      const avail = this.#end - this.#start;
-      if (avail === 0) {
-        if (!(await this.#fill())) throw new HttpError(400, "the body ended before its end");
-        continue;
-      }
-      const k = Math.min(avail, n - got);
-      out.set(this.#buf.subarray(this.#start, this.#start + k), at + got);
-      this.#start += k;
-      got += k;
-    }
-  }
-
   async #readBody(head: RequestHead, limit: number): Promise<Uint8Array> {
-    const framing = head.body;
-    if (framing.kind === "none") return new Uint8Array(0);
-    if (framing.kind === "length" && framing.length > limit) {
+    if (head.body.kind === "none") return new Uint8Array(0);
+    if (head.body.kind === "length" && head.body.length > limit) {
       throw new HttpError(413, `the body is larger than ${limit} bytes`);
     }
-    if (head.expectContinue && this.#end === this.#start) await this.#write(CONTINUE);
+    if (head.expectContinue && this.#in.pending === 0) await this.#write(CONTINUE);
     this.#arm(this.#o.headerTimeoutMs, () => this.close());
     try {
-      if (framing.kind === "length") {
-        const out = new Uint8Array(framing.length);
-        await this.#take(out, 0, framing.length);
-        return out;
-      }
-      const chunks: Uint8Array[] = [];
-      let total = 0;
-      for (;;) {
-        const sizeText = (await this.#line()).split(";")[0].trim();
-        if (!/^[0-9a-fA-F]{1,8}$/.test(sizeText)) throw new HttpError(400, "malformed chunk size");
-        const size = parseInt(sizeText, 16);
-        if (size === 0) break;
-        if (total + size > limit) {
-          throw new HttpError(413, `the body is larger than ${limit} bytes`);
-        }
-        const chunk = new Uint8Array(size);
-        await this.#take(chunk, 0, size);
-        if ((await this.#line()) !== "") throw new HttpError(400, "malformed chunk end");
-        chunks.push(chunk);
-        total += size;
-      }
-      // Trailer fields are read and ignored, up to the blank line.
-      for (let n = 0; (await this.#line()) !== ""; n++) {
-        if (n >= 100) throw new HttpError(400, "too many trailer lines");
-      }
-      const out = new Uint8Array(total);
-      let at = 0;
-      for (const c of chunks) {
-        out.set(c, at);
-        at += c.byteLength;
-      }
-      return out;
+      return await this.#in.body(head.body, limit);
     } catch (e) {
       // Closed under us: the body deadline passed (or the server is stopping).
       if (this.#closed) throw new HttpError(408, "the body did not arrive in time");
@@ -347,7 +242,7 @@ export class HttpConnection {
     };
     const watch = () => {
       // A read in flight notices the client leaving while the handler works.
-      this.#fill().then((more) => {
+      this.#in.fill().then((more) => {
         if (!more) request.abort(new Error("the client closed the connection"));
       });
     };
@@ -383,7 +278,7 @@ export class HttpConnection {
     }
     try {
       if (this.#closed) return false;
-      const keep = head.keepAlive && !reply.close && !this.#stopping && !this.#eof &&
+      const keep = head.keepAlive && !reply.close && !this.#stopping && !this.#in.eof &&
         (body.state === "none" || body.state === "read");
       return await this.#send(head, reply, keep, request.signal);
     } finally {

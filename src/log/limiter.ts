@@ -139,6 +139,9 @@ export const REMOTE_LINES: Readonly<Record<string, LineBudget>> = {
   "TLS handshake failed": { perSource: 5, total: 20 },
   "connection closed before authentication": { perSource: 5, total: 20 },
   "HTTP API request refused": { perSource: 5, total: 20 },
+  // A request that hits a bug can be sent again and again too.
+  "HTTP API request failed": { perSource: 5, total: 20 },
+  "router failed": { perSource: 5, total: 20 },
   // Connection-level refusals say the same thing for every address: one line tells it.
   "connection refused": { perSource: 1, total: 1 },
   "connection shed": { perSource: 1, total: 1 },
