@@ -14,6 +14,7 @@ import tls from "node:tls";
 import { certNames } from "../auth/x509.ts";
 import { type Clock, systemClock, type TimerHandle } from "../util/clock.ts";
 import { errorText } from "../util/errors.ts";
+import { formatDuration } from "../util/format.ts";
 import { hostPortText } from "../util/host.ts";
 import { acceptLoop } from "./accept.ts";
 import { DEFAULT_PER_SOURCE, DEFAULT_TOTAL, FairGate, sourceOf } from "./gate.ts";
@@ -268,7 +269,10 @@ export function openNodeTlsListener(options: NodeTlsListenOptions): Promise<List
   const startTls = (a: Accepted) => {
     a.timer = clock.setTimeout(() => {
       a.timer = null;
-      options.onTlsError?.(a.remote, `TLS handshake timeout: not done within ${handshakeMs} ms`);
+      options.onTlsError?.(
+        a.remote,
+        `TLS handshake timeout: not done within ${formatDuration(handshakeMs)}`,
+      );
       a.close();
     }, handshakeMs);
     // One server object per connection: its events then belong to this connection alone.

@@ -202,8 +202,9 @@ export const liveFuzz: Scenario = {
     return outcome([
       `${frames} frames in ${ms(took)} (${preAuth} before authentication, the rest on ${links} ` +
       `authenticated links)`,
-      `hub counted ${status1.messages_received - status0.messages_received} received, ` +
-      `${status1.messages_dropped - status0.messages_dropped} dropped`,
+      `the hub processed ${status1.messages_received - status0.messages_received} messages ` +
+      `(${status1.messages_dropped - status0.messages_dropped} dropped), the rest were after a ` +
+      `frame that closed the link, or PINGs`,
       `office→factory meanwhile ${tally}`,
       `hub ${beforeAfter(before, after)}`,
       `${lines} log lines`,
