@@ -33,9 +33,10 @@ export const RUNTIME_FLAGS: readonly string[] = [
   "--allow-write",
   // HOME locates ~/.portal_history (USERPROFILE on Windows); NOTIFY_SOCKET is where systemd
   // (Type=notify) waits for READY=1, and TMPDIR where the node binds its end of that
-  // datagram socket; PORTAL_TOKEN is `portal shell`'s default API token. No other variable
-  // is readable.
-  "--allow-env=HOME,USERPROFILE,NOTIFY_SOCKET,TMPDIR,PORTAL_TOKEN",
+  // datagram socket; PORTAL_TOKEN is `portal shell`'s default API token; JOURNAL_STREAM
+  // tells the node its stderr is the journal (lines then carry syslog priorities). No other
+  // variable is readable.
+  "--allow-env=HOME,USERPROFILE,NOTIFY_SOCKET,TMPDIR,PORTAL_TOKEN,JOURNAL_STREAM",
   // Any other variable reads as unset instead of throwing: a dependency probing, say, TERM
   // must not crash the node. Our own reads are held to the list above by tests/ship_test.ts.
   "--ignore-env",

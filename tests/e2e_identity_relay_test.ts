@@ -215,7 +215,7 @@ Deno.test("a relay that alters, replays or forges office's CALLs gets 401 from f
     assert.match(rows[1], /office via hub\s+\/iot\/devices\/valve-001\/on\s+bad_signature\s+401/);
     assert.match(rows[2], /office via hub\s+\/iot\/devices\/valve-001\/on\s+unsigned\s+401/);
     assert.match(rows[3], /office via hub\s+\/iot\/devices\/plug-001\/on\s+bad_signature\s+401/);
-    assert.match(rows[4], /local\s+\/iot\/devices\/plug-001\/off\s+allowed\s+200/);
+    assert.match(rows[4], /local \(full\)\s+\/iot\/devices\/plug-001\/off\s+allowed\s+200/);
   } finally {
     for (const l of links) await l.close();
     await stopAll(nodes);

@@ -236,7 +236,7 @@ Deno.test("path segments are URL-decoded; an encoded '/' stays inside its segmen
 
 Deno.test("a token, when set, is required: missing and wrong get 401, right passes", async () => {
   await withApi({ token: "s3cret token" }, async (base, fx, logs) => {
-    const missing = await send(`${base}/api/health`);
+    const missing = await send(`${base}/api/iot/devices/plug-001`);
     assert.equal(missing.status, 401);
     assert.match(missing.json.error, /needs a token/);
     assert.match(missing.headers.get("www-authenticate") ?? "", /^Bearer/);
@@ -246,7 +246,7 @@ Deno.test("a token, when set, is required: missing and wrong get 401, right pass
     assert.equal(wrong.status, 401);
     assert.match(wrong.json.error, /wrong token/);
     assert.match(wrong.headers.get("www-authenticate") ?? "", /^Bearer .*invalid_token/);
-    const otherScheme = await send(`${base}/api/health`, {
+    const otherScheme = await send(`${base}/api/iot/devices/plug-001`, {
       headers: { authorization: "Basic czNjcmV0IHRva2Vu" },
     });
     assert.equal(otherScheme.status, 401);
@@ -256,6 +256,7 @@ Deno.test("a token, when set, is required: missing and wrong get 401, right pass
       headers: { authorization: "Bearer s3cret token" },
     });
     assert.equal(right.status, 200);
+    assert.deepEqual(right.json, { status: "ok", node: "office" });
     const refusals = logs.filter((l) => l.includes("refused"));
     assert.equal(refusals.length, 3);
     assert.match(refusals[0], /remote=127\.0\.0\.1:\d+/);
@@ -263,12 +264,12 @@ Deno.test("a token, when set, is required: missing and wrong get 401, right pass
   });
 });
 
-Deno.test("methods other than GET and POST get 405 with Allow", async () => {
+Deno.test("methods other than GET, HEAD and POST get 405 with Allow", async () => {
   await withApi({}, async (base) => {
-    for (const method of ["PUT", "DELETE", "PATCH"]) {
+    for (const method of ["PUT", "DELETE", "PATCH", "OPTIONS"]) {
       const r = await send(`${base}/api/health`, { method });
       assert.equal(r.status, 405);
-      assert.equal(r.headers.get("allow"), "GET, POST");
+      assert.equal(r.headers.get("allow"), "GET, HEAD, POST");
       assert.match(r.json.error, new RegExp(method));
     }
   });
@@ -459,7 +460,7 @@ Deno.test("NodeClient get, list and call map to the API and back", async () => {
     const root = await client.list("/");
     assert.deepEqual(root.body, ["hang", "health", "iot", "node"]);
     const noToken = new NodeClient({ url: base });
-    const refused = await noToken.get("/health");
+    const refused = await noToken.get("/iot/devices");
     assert.equal(refused.status, 401);
     assert.match(refused.error ?? "", /needs a token/);
   });

@@ -9,7 +9,7 @@
  * peers and status are read again every few seconds for latency and counters.
  * Everything shown is set with textContent: labels from other nodes are text.
  */
-import { Api, type ApiError, type StreamEvent } from "./api.ts";
+import { Api, ApiError, type StreamEvent } from "./api.ts";
 
 interface PeerRow {
   readonly name: string;
@@ -90,7 +90,11 @@ async function boot(): Promise<void> {
 async function signIn(token: string | null, quiet = false): Promise<void> {
   const api = new Api(token === "" ? null : token);
   try {
-    const health = await api.get("/health") as { node: string; version: string };
+    const health = await api.get("/health") as { node?: string; version?: string };
+    // Without the token /api/health tells anyone the status alone (for load balancers).
+    if (typeof health.node !== "string") {
+      throw new ApiError(401, "this node's API needs a token ([mod_http] token)");
+    }
     state.api = api;
     state.node = health.node;
     if (token) sessionStorage.setItem(TOKEN_KEY, token);

@@ -9,8 +9,10 @@ import type { NodeConfig, PeerConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Connected } from "../peer/peer.ts";
 import { FrameConnection } from "../transport/connection.ts";
+import { isOutOfDescriptors } from "../transport/accept.ts";
+import { DEFAULT_PER_SOURCE, DEFAULT_TOTAL, FairGate, sourceOf } from "../transport/gate.ts";
 import type { Dialer, Listener, RawConn } from "../transport/types.ts";
-import type { Clock } from "../util/clock.ts";
+import type { Clock, TimerHandle } from "../util/clock.ts";
 import { errorText } from "../util/errors.ts";
 import { formatDuration } from "../util/format.ts";
 import {
@@ -23,8 +25,17 @@ import {
 /** Longest a TCP connect plus TLS handshake may take before the attempt counts as failed. */
 export const DIAL_TIMEOUT_MS = 10_000;
 
-/** Connections allowed to be authenticating at once; more are closed on accept. */
-export const MAX_HANDSHAKES = 1024;
+/**
+ * Bounds on accepted connections still authenticating: per source address
+ * (IPv4, or IPv6 /64) and in all. Beyond them the newest of the address
+ * holding the most gives way (see transport/gate.ts): a flood from some
+ * addresses never locks out a peer dialing from another.
+ */
+export const MAX_HANDSHAKES_PER_SOURCE = DEFAULT_PER_SOURCE;
+export const MAX_HANDSHAKES = DEFAULT_TOTAL;
+
+/** First pause of the accept loop when the process is out of file descriptors; doubles to 1 s. */
+const ACCEPT_PAUSE_MS = 50;
 
 /** Options of {@link LinkManager}. */
 export interface LinkManagerOptions {
@@ -53,12 +64,19 @@ export class LinkManager {
   readonly #o: LinkManagerOptions;
   readonly #log: Logger;
   readonly #handshaking = new Set<FrameConnection>();
+  /** Inbound connections between accept and verdict, by source address. */
+  readonly #inbound = new FairGate<RawConn>({
+    perSource: MAX_HANDSHAKES_PER_SOURCE,
+    total: MAX_HANDSHAKES,
+  });
   readonly #all = new Set<FrameConnection>();
   #listener: Listener | null = null;
   #acceptLoop: Promise<void> | null = null;
   #stopping = false;
   /** Inbound connections turned away before authentication, by reason (metrics). */
   readonly refused = new Map<string, number>();
+  /** A pause of the accept loop (out of descriptors), ended early by stop(). */
+  #pause: { timer: TimerHandle; resume: () => void } | null = null;
 
   constructor(options: LinkManagerOptions) {
     this.#o = options;
@@ -97,6 +115,11 @@ export class LinkManager {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#listener?.close();
+    if (this.#pause !== null) {
+      this.#o.clock.clear(this.#pause.timer);
+      this.#pause.resume();
+      this.#pause = null;
+    }
     const conns = [...this.#all];
     for (const c of conns) c.close({ kind: "local", why: "node stopping" });
     await Promise.allSettled(conns.map((c) => c.closed()));
@@ -153,41 +176,78 @@ export class LinkManager {
   }
 
   async #accept(listener: Listener): Promise<void> {
+    let pauseMs = ACCEPT_PAUSE_MS;
     for (;;) {
       let raw: RawConn;
       try {
         raw = await listener.accept();
+        pauseMs = ACCEPT_PAUSE_MS;
       } catch (e) {
-        if (!this.#stopping) this.#log.error("listener stopped", { reason: errorText(e) });
+        if (this.#stopping) return;
+        if (isOutOfDescriptors(e)) {
+          // Connections wait in the kernel's queue meanwhile; accept again once some close.
+          this.#log.error("federation listener out of file descriptors", {
+            reason: errorText(e),
+            action: `accepting pauses ${pauseMs} ms and resumes by itself`,
+          });
+          await this.#sleep(pauseMs);
+          pauseMs = Math.min(pauseMs * 2, 1000);
+          continue;
+        }
+        this.#log.error("listener stopped", { reason: errorText(e) });
         return;
       }
       if (this.#stopping) {
         raw.conn.close();
         return;
       }
-      if (this.#handshaking.size >= MAX_HANDSHAKES) {
+      const source = sourceOf(raw.remote);
+      const verdict = this.#inbound.admit(source, raw);
+      if (verdict.kind === "refused") {
         // Unauthenticated connections cost buffers; a flood must not exhaust memory.
         this.#refuse("handshakes_full");
-        this.#log.warn("auth refused", {
-          remote: raw.remote,
-          reason: `${MAX_HANDSHAKES} connections are already authenticating`,
-        });
+        this.#log.warn("connection refused", { remote: raw.remote, reason: verdict.reason });
         raw.conn.close();
         continue;
       }
-      this.#handshakeInbound(raw);
+      if (verdict.shed !== null) {
+        this.#refuse("shed");
+        this.#log.warn("connection shed", {
+          remote: verdict.shed.remote,
+          reason: `${this.#inbound.size} connections are authenticating; ` +
+            `${verdict.shedSource} holds the most`,
+        });
+        verdict.shed.conn.close();
+      }
+      this.#handshakeInbound(raw, source);
     }
   }
 
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resume) => {
+      const timer = this.#o.clock.setTimeout(() => {
+        this.#pause = null;
+        resume();
+      }, ms);
+      this.#pause = { timer, resume };
+    });
+  }
+
   /** Listener side of §3: challenge, verify, then hand the connection over. */
-  #handshakeInbound(raw: RawConn): void {
+  #handshakeInbound(raw: RawConn, source: string): void {
     const conn = this.#track(raw);
     this.#handshaking.add(conn);
     authenticateInbound(conn, raw.remote, this.#auth(), {
       keyFor: this.#o.keyFor,
       admit: (peer) => this.#admit(peer, raw),
-      onAccepted: (peer, rttMs) => this.#o.onInbound(peer, conn, raw.remote, rttMs),
-      onSettled: () => this.#handshaking.delete(conn),
+      onAccepted: (peer, rttMs) => {
+        raw.authenticated?.();
+        this.#o.onInbound(peer, conn, raw.remote, rttMs);
+      },
+      onSettled: () => {
+        this.#handshaking.delete(conn);
+        this.#inbound.release(source, raw);
+      },
     });
   }
 

@@ -1,7 +1,9 @@
 /** The HTTP API ([mod_http]). */
 export {
+  allowedHostNames,
   API_PREFIX,
   DEFAULT_MAX_BODY_BYTES,
+  HEALTH_PATH,
   HttpApiError,
   startHttpApi,
   toRouterPath,

@@ -12,16 +12,21 @@
  * a page of another site can neither read it nor make a browser attach it.
  */
 
-/** Why `request` looks like it comes from a page of another site; null when it does not. */
-export function crossSiteRefusal(request: Request): string | null {
-  const site = request.headers.get("sec-fetch-site");
+/** Request headers by lowercase name (a Headers object or the API server's map). */
+export interface HeaderLookup {
+  get(name: string): string | null | undefined;
+}
+
+/** Why a request looks like it comes from a page of another site; null when it does not. */
+export function crossSiteRefusal(headers: HeaderLookup): string | null {
+  const site = headers.get("sec-fetch-site") ?? null;
   if (site !== null && site !== "same-origin" && site !== "none") {
     return `requests from other web sites are refused (Sec-Fetch-Site: ${site}); ` +
       "use the dashboard this node serves at /";
   }
-  const origin = request.headers.get("origin");
+  const origin = headers.get("origin") ?? null;
   if (origin === null) return null;
-  const host = request.headers.get("host");
+  const host = headers.get("host") ?? null;
   if (host !== null && (origin === `http://${host}` || origin === `https://${host}`)) return null;
   return `requests from web pages of another origin (${
     origin.slice(0, 100)

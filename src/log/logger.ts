@@ -1,4 +1,5 @@
 /** One line per event, as text (journald-friendly) or JSON. */
+import { fstatSync } from "node:fs";
 import type { LogFormat, LogLevel } from "../config/types.ts";
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
@@ -25,7 +26,17 @@ export interface LoggerOptions {
   sink?: (line: string) => void;
   /** Timestamps; default the wall clock. Tests pass a fixed one. */
   now?: () => Date;
+  /**
+   * Lines go to the systemd journal (see {@link stderrIsJournal}): each starts
+   * with its syslog priority (`<3>` error … `<7>` debug), which journald
+   * strips and records, and carries no timestamp of its own (the journal
+   * stamps every line). Default false.
+   */
+  journal?: boolean;
 }
+
+/** sd-daemon(3) priorities: what `journalctl -p` filters on. */
+const PRIORITY: Record<LogLevel, number> = { debug: 7, info: 6, warn: 4, error: 3 };
 
 const encoder = new TextEncoder();
 const stderrSink = (line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n"));
@@ -36,14 +47,21 @@ export function createLogger(options: LoggerOptions = {}, base: LogFields = {}):
   const format = options.format ?? "text";
   const sink = options.sink ?? stderrSink;
   const now = options.now ?? (() => new Date());
+  const journal = options.journal ?? false;
   const emit = (level: LogLevel, message: string, fields: LogFields = {}) => {
     if (RANK[level] < min) return;
     const all = { ...base, ...fields };
+    const prefix = journal ? `<${PRIORITY[level]}>` : "";
     if (format === "json") {
-      sink(JSON.stringify({ time: now().toISOString(), level, msg: message, ...all }));
+      const head = journal
+        ? { level, msg: message }
+        : { time: now().toISOString(), level, msg: message };
+      sink(prefix + JSON.stringify({ ...head, ...all }));
       return;
     }
-    let line = `${now().toISOString()} ${level.toUpperCase().padEnd(5)} ${message}`;
+    let line = journal
+      ? `${prefix}${level.toUpperCase().padEnd(5)} ${message}`
+      : `${now().toISOString()} ${level.toUpperCase().padEnd(5)} ${message}`;
     for (const [k, v] of Object.entries(all)) {
       if (v === undefined) continue;
       const s = String(v);
@@ -65,4 +83,26 @@ export function memoryLogger(level: LogLevel = "debug"): Logger & { lines: strin
   const lines: string[] = [];
   const logger = createLogger({ level, sink: (l) => lines.push(l), now: () => new Date(0) });
   return Object.assign(logger, { lines });
+}
+
+/**
+ * Whether stderr is connected to the systemd journal: systemd sets
+ * `JOURNAL_STREAM=<dev>:<inode>` for a service whose output goes there, and
+ * stderr still being that very stream rules out a redirect by a wrapper.
+ */
+export function stderrIsJournal(env?: string): boolean {
+  let value = env;
+  try {
+    value ??= Deno.env.get("JOURNAL_STREAM");
+  } catch {
+    return false;
+  }
+  const m = /^(\d+):(\d+)$/.exec(value ?? "");
+  if (m === null) return false;
+  try {
+    const st = fstatSync(2);
+    return String(st.dev) === m[1] && String(st.ino) === m[2];
+  } catch {
+    return false;
+  }
 }

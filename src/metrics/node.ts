@@ -53,7 +53,7 @@ export interface NodeMetrics {
   /** Wraps the service the HTTP API calls, timing each request by destination, method and status. */
   instrument(service: PathService): PathService;
   /** A connection the listener refused before the federation saw it (`max_connections`, `tls_handshake`). */
-  refused(reason: "max_connections" | "tls_handshake"): void;
+  refused(reason: "max_connections" | "tls_handshake" | "shed"): void;
 }
 
 const PEER_STATES = ["connected", "via-hub", "connecting", "disconnected"] as const;
@@ -198,7 +198,9 @@ export function createNodeMetrics(o: NodeMetricsOptions): NodeMetrics {
       "Federation connections open, authenticated or not.",
       single(fed.connectionCount),
     );
-    const refused = new Map([...fed.refusedConnections, ...listenerRefused]);
+    // The listener and the link manager may count the same reason (`shed`): summed.
+    const refused = new Map(fed.refusedConnections);
+    for (const [reason, n] of listenerRefused) refused.set(reason, (refused.get(reason) ?? 0) + n);
     s.counter(
       "portal_refused_connections_total",
       "Inbound connections turned away before authentication, by reason.",

@@ -45,21 +45,28 @@ export class PathRouter implements PathService {
     this.#routes.splice(i, 0, route);
   }
 
-  /** Serves a request: the most specific matching route, else 404/405. */
+  /**
+   * Serves a request: the most specific matching route, else 404/405. A route
+   * never takes a path that a more specific route owns for other methods
+   * (`LIST /node/peers` is not `/node/:peer/*rest` with peer `peers`).
+   */
   async handle(req: PathRequest): Promise<PathResponse> {
     if (!req.path.startsWith("/")) {
       return fail(Status.BadRequest, `path '${req.path}' must start with '/'`);
     }
     const segs = splitPath(req.path);
     const allowed = new Set<Method>();
+    let owner: Route | null = null;
     try {
       for (const r of this.#routes) {
         const params = matchSegments(r.pattern.segments, segs);
         if (params === null) continue;
         if (r.method !== req.method) {
           allowed.add(r.method);
+          owner ??= r;
           continue;
         }
+        if (owner !== null && comparePatterns(r.pattern, owner.pattern) > 0) break;
         try {
           return await r.handler(req, params);
         } catch (e) {
@@ -70,16 +77,10 @@ export class PathRouter implements PathService {
       if (!(e instanceof URIError)) throw e;
       return fail(Status.BadRequest, `path '${req.path}' has a malformed %-escape`);
     }
-    if (req.method === "LIST") {
-      const names = this.childNames(req.path);
-      if (names.length > 0) return ok(names);
-    }
-    if (allowed.size > 0) {
-      return fail(
-        Status.MethodNotAllowed,
-        `${req.method} is not supported on ${req.path} (it answers ${[...allowed].join(", ")})`,
-      );
-    }
+    const children = allowed.size === 0 || req.method === "LIST" ? this.childNames(req.path) : [];
+    if (req.method === "LIST" && children.length > 0) return ok(children);
+    if (children.length > 0) allowed.add("LIST");
+    if (allowed.size > 0) return notAllowed(req.method, req.path, allowed);
     return fail(Status.NotFound, `no such path: ${req.path}`);
   }
 
@@ -96,4 +97,20 @@ export class PathRouter implements PathService {
     }
     return [...names].sort();
   }
+}
+
+/** 405 with the methods the path does answer, and how to ask for a list. */
+function notAllowed(method: Method, path: string, allowed: ReadonlySet<Method>): PathResponse {
+  const methods = [...allowed];
+  if (methods.length === 1 && methods[0] === "LIST") {
+    return fail(
+      Status.MethodNotAllowed,
+      `${method} is not supported on ${path}: it is a list; ask LIST (?list in the HTTP API, ` +
+        `ls in the shell)`,
+    );
+  }
+  return fail(
+    Status.MethodNotAllowed,
+    `${method} is not supported on ${path} (it answers ${methods.join(", ")})`,
+  );
 }

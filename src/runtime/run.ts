@@ -9,9 +9,10 @@ import { ConfigError, formatWarning, loadConfig } from "../config/mod.ts";
 import { createEvents, type Events, publishPeerChanges } from "../events/mod.ts";
 import { Federation } from "../federation/federation.ts";
 import { type HttpApi, startHttpApi } from "../http/mod.ts";
-import { createLogger, type Logger } from "../log/logger.ts";
+import { limitRemoteLines, LogLimiter } from "../log/limiter.ts";
+import { createLogger, type Logger, stderrIsJournal } from "../log/logger.ts";
 import { createNodeMetrics, type NodeMetrics } from "../metrics/mod.ts";
-import { rateLimiter } from "../log/rate_limit.ts";
+import { MAX_PEM_BYTES } from "../config/files.ts";
 import { registerCore } from "../modules/core/mod.ts";
 import { createIotModule, type IotModule } from "../modules/iot/mod.ts";
 import { registerNodePaths } from "../federation/paths.ts";
@@ -20,8 +21,22 @@ import { errorText } from "../util/errors.ts";
 import { type Dialer, openListener, tcpTlsDialer } from "../transport/mod.ts";
 import { openNodeTlsListener } from "../transport/node_tls.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
+import { ReadFileError, readRegularTextFile } from "../util/read.ts";
+import {
+  type ConnectionPlan,
+  type Descriptors,
+  planConnections,
+  probeCap,
+  probeDescriptors,
+} from "./limits.ts";
 import { notifySystemd } from "./notify.ts";
 import { VERSION } from "../version.ts";
+
+/** `232`, `at least 8512` or `unknown`: the descriptors free at start, for log lines. */
+function describeDescriptors(plan: ConnectionPlan): string {
+  const d = plan.descriptors;
+  return d === null ? "unknown" : `${d.atLeast ? "at least " : ""}${d.free}`;
+}
 
 /** A node that is up: listener bound, API serving, dials started. */
 export interface RunningNode {
@@ -45,6 +60,8 @@ export interface StartNodeOptions {
   readonly clock?: Clock;
   /** Default: TCP + TLS per the config. */
   readonly dialer?: Dialer;
+  /** File descriptors free at start; default: counted (see runtime/limits.ts); null: unknown. */
+  readonly descriptors?: Descriptors | null;
 }
 
 /** Why a node could not start, with a sentence saying what to change. */
@@ -58,18 +75,25 @@ export class StartError extends Error {
   }
 }
 
+/**
+ * Reads a PEM file as the config check did: a regular file under the size
+ * bound, so a FIFO or a device swapped in since then is refused at once.
+ */
 async function readPem(path: string, what: string): Promise<string> {
   try {
-    return await Deno.readTextFile(path);
+    return await readRegularTextFile(path, MAX_PEM_BYTES);
   } catch (e) {
-    throw new StartError("tls_files", `cannot read ${what} ${path}: ${errorText(e)}`);
+    const why = e instanceof ReadFileError ? e.message : errorText(e);
+    throw new StartError("tls_files", `${path}: cannot read ${what}: ${why}`);
   }
 }
 
 /** Builds and starts a node from `config`. */
 export async function startNode(config: Config, options: StartNodeOptions): Promise<RunningNode> {
-  const log = options.logger;
   const clock = options.clock ?? systemClock;
+  // Lines a remote party can repeat are limited per kind and source; summaries go unlimited.
+  const limiter = new LogLimiter({ logger: options.logger, clock });
+  const log = limitRemoteLines(options.logger, limiter);
   const node = config.node;
   const startedAt = clock.now();
   const router = new PathRouter();
@@ -85,6 +109,12 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
       );
     }
   }
+  const httpOn = config.http.listen !== null;
+  const descriptors = options.descriptors !== undefined
+    ? options.descriptors
+    : probeDescriptors(probeCap(node.maxConnections, httpOn));
+  const plan = planConnections(descriptors, node.maxConnections, httpOn);
+  if (plan.warning !== null) log.warn(plan.warning);
   const caPem = node.tls && node.tlsCa ? await readPem(node.tlsCa, "tls_ca") : null;
   const caCerts = caPem === null ? null : [caPem];
   let cert = "";
@@ -95,6 +125,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     key = await readPem(node.tlsKey ?? "", "tls_key");
   }
   const haveCert = cert !== "" && key !== "";
+  const requireCert = node.tls && node.tlsClientAuth === "require";
 
   let access;
   try {
@@ -113,10 +144,6 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
   let events: Events | null = null;
   // Made once the parts it reads exist; the listener reports refusals to it before that.
   let metrics: NodeMetrics | null = null;
-  const counted = <A extends unknown[]>(count: () => void, fn: (...a: A) => void) => (...a: A) => {
-    count();
-    fn(...a);
-  };
   const federation = new Federation({
     config,
     router: access.gate,
@@ -126,6 +153,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     clock,
     dialer: options.dialer ??
       tcpTlsDialer({ tls: node.tls, caCerts, clientCert: haveCert ? { cert, key } : null }),
+    requireCertificateName: requireCert,
     listen: node.listenPort === null ? null : node.tls
       ? () =>
         openNodeTlsListener({
@@ -133,25 +161,31 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
           port: node.listenPort ?? 0,
           cert,
           key,
+          clientCa: requireCert ? caPem : null,
           handshakeTimeoutMs: node.authTimeoutMs,
-          onTlsError: counted(
-            () => metrics?.refused("tls_handshake"),
-            rateLimiter(
-              (remote: string, message: string) =>
-                log.warn("TLS handshake failed", { remote, reason: message }),
-              (n) =>
-                log.warn(`TLS handshake failed ${n} more times in the last minute (not logged)`),
-            ),
-          ),
-          onRefused: counted(
-            () => metrics?.refused("max_connections"),
-            rateLimiter(
-              (remote: string, open: number) =>
-                log.warn("connection refused: too many open connections", { remote, open }),
-              (n) => log.warn(`${n} more connections refused in the last minute (not logged)`),
-            ),
-          ),
-          onError: (message) => log.error("federation listener error", { reason: message }),
+          maxConnections: plan.federation,
+          clock,
+          onTlsError: (remote, reason) => {
+            metrics?.refused("tls_handshake");
+            log.warn("TLS handshake failed", { remote, reason });
+          },
+          onRefused: (remote, reason) => {
+            metrics?.refused("max_connections");
+            log.warn("connection refused", { remote, reason });
+          },
+          onShed: (remote, reason) => {
+            metrics?.refused("shed");
+            log.warn("connection shed", { remote, reason });
+          },
+          onExhausted: (reason, pauseMs, holding) =>
+            log.error("federation listener out of file descriptors", {
+              reason,
+              action: `accepting pauses ${pauseMs} ms and resumes by itself; from now on at ` +
+                `most ${holding} connections are held (raise LimitNOFILE=)`,
+              free_at_start: describeDescriptors(plan),
+            }),
+          onResumed: (failures) =>
+            log.info("federation listener accepting again", { failed_accepts: failures }),
         })
       : () => openListener({ hostname: node.listenHost, port: node.listenPort ?? 0 }),
   });
@@ -203,6 +237,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
   } catch (e) {
     await federation.stop();
     await access.close();
+    limiter.stop();
     throw new StartError(
       "listen",
       `${errorText(e)} — is another portal running? check [mod_node] listen_port`,
@@ -217,6 +252,8 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
         config: config.http,
         router: metrics.instrument(access.gate) as unknown as PathRouter,
         logger: log,
+        clock,
+        maxConnections: plan.http,
         extras: {
           metrics,
           events: {
@@ -230,6 +267,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     } catch (e) {
       await federation.stop();
       await access.close();
+      limiter.stop();
       throw new StartError("http", errorText(e));
     }
   }
@@ -256,6 +294,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
         ]);
         // Last: the outcome lines of CALLs that were still running are written first.
         await access.close();
+        limiter.stop();
       })();
       return stopping;
     },
@@ -277,7 +316,11 @@ export async function runNode(configPath: string): Promise<number> {
     }
     throw e;
   }
-  const logger = createLogger({ level: config.portal.logLevel, format: config.portal.logFormat });
+  const logger = createLogger({
+    level: config.portal.logLevel,
+    format: config.portal.logFormat,
+    journal: stderrIsJournal(),
+  });
   for (const warning of config.warnings) logger.warn(formatWarning(warning));
   let running: RunningNode;
   try {
@@ -286,7 +329,8 @@ export async function runNode(configPath: string): Promise<number> {
     if (e instanceof StartError) {
       logger.error(e.message);
       console.error(`portal: ${e.message}`);
-      return 1;
+      // A certificate file that is no longer what the config check read is a config error.
+      return e.code === "tls_files" ? 2 : 1;
     }
     throw e;
   }

@@ -1,10 +1,23 @@
 /**
- * A TLS listener on `node:tls`. Deno.listenTls hands out connections without
+ * The federation's TLS listener. Connections are accepted on a Deno socket
+ * (Nagle off, descriptor exhaustion survived: see accept.ts), admitted fairly
+ * by source address before any TLS work (gate.ts), and then handed to
+ * `node:tls` for the handshake: Deno.listenTls hands out connections without
  * setNoDelay, so every small frame a node writes on a link dialed *to* it
- * can wait ~40 ms for the peer's delayed ACK (measured: p50 44 ms for a reply
- * in two writes, against 0.1 ms here). node:tls exposes the socket option.
+ * could wait ~40 ms for the peer's delayed ACK (measured: p50 44 ms for a
+ * reply in two writes, against 0.1 ms here), and node:tls is also what
+ * verifies client certificates against a CA (PORTAL02.md §11).
  */
+import { X509Certificate } from "node:crypto";
+import { Duplex } from "node:stream";
 import tls from "node:tls";
+import { certNames } from "../auth/x509.ts";
+import { type Clock, systemClock, type TimerHandle } from "../util/clock.ts";
+import { errorText } from "../util/errors.ts";
+import { formatDuration } from "../util/format.ts";
+import { hostPortText } from "../util/host.ts";
+import { acceptLoop } from "./accept.ts";
+import { DEFAULT_PER_SOURCE, DEFAULT_TOTAL, FairGate, sourceOf } from "./gate.ts";
 import { type ByteStream, type Listener, type RawConn, TransportError } from "./types.ts";
 
 /** Bytes buffered from a socket before it is paused until the reader catches up. */
@@ -19,8 +32,12 @@ export class NodeSocketStream implements ByteStream {
   #error: Error | null = null;
   #wake: (() => void) | null = null;
 
-  constructor(socket: tls.TLSSocket) {
+  readonly #onClose: (() => void) | null;
+
+  /** `onClose` runs once the socket is closed, from either side. */
+  constructor(socket: tls.TLSSocket, onClose?: () => void) {
     this.#socket = socket;
+    this.#onClose = onClose ?? null;
     socket.on("data", (d: Uint8Array) => {
       this.#chunks.push(d);
       this.#buffered += d.byteLength;
@@ -34,6 +51,7 @@ export class NodeSocketStream implements ByteStream {
     socket.on("close", () => {
       this.#ended = true;
       this.#notify();
+      this.#onClose?.();
     });
     socket.on("error", (e: Error) => {
       this.#error = e;
@@ -81,6 +99,7 @@ export class NodeSocketStream implements ByteStream {
     this.#socket.destroy();
     this.#ended = true;
     this.#notify();
+    this.#onClose?.();
   }
 }
 
@@ -91,99 +110,243 @@ export interface NodeTlsListenOptions {
   /** PEM text. */
   readonly cert: string;
   readonly key: string;
-  /** A client that has not finished TLS by then is dropped. Default 5000 ms (auth_timeout). */
+  /**
+   * PEM CA bundle: when set, a dialer must present a certificate signed by it
+   * (`tls_client_auth = require`, PORTAL02.md §11), whose names then go on
+   * `RawConn.certNames`. Default none: no client certificate is asked for.
+   */
+  readonly clientCa?: string | null;
+  /** From the TCP accept to the end of the TLS handshake. Default 5000 ms (auth_timeout). */
   readonly handshakeTimeoutMs?: number;
-  /** Open connections beyond which new ones are closed at once. Default 4096. */
+  /** Open connections (authenticated or not) beyond which new ones are closed at once. Default 4096. */
   readonly maxConnections?: number;
-  /** Called when a client fails the TLS handshake (wrong CA, not TLS, too slow, …). */
+  /** Connections one source address may hold before they authenticate. Default 64. */
+  readonly maxUnauthenticatedPerSource?: number;
+  /** Connections all sources may hold before they authenticate. Default 1024. */
+  readonly maxUnauthenticated?: number;
+  /** Timers of the handshake deadline and of accept pauses. Default the system clock. */
+  readonly clock?: Clock;
+  /** A client failed the TLS handshake (wrong CA, not TLS, too slow, no client certificate, …). */
   readonly onTlsError?: (remote: string, message: string) => void;
-  /** Called for a connection refused because `maxConnections` are open. */
-  readonly onRefused?: (remote: string, open: number) => void;
-  /** Called for an error of the listening socket itself (e.g. out of file descriptors). */
-  readonly onError?: (message: string) => void;
+  /** A connection closed at once: its source is at its bound, or everything is full. */
+  readonly onRefused?: (remote: string, reason: string) => void;
+  /** An unauthenticated connection closed to make room for one from a source holding fewer. */
+  readonly onShed?: (remote: string, reason: string) => void;
+  /**
+   * Accept failed for want of file descriptors: accepting pauses for
+   * `pauseMs`, and from now on at most `holding` connections are held (a few
+   * fewer than were open), so that the next flood is refused or shed fairly
+   * instead of running the process out of descriptors again.
+   */
+  readonly onExhausted?: (reason: string, pauseMs: number, holding: number) => void;
+  /** Accepting works again, after `failures` failed tries. */
+  readonly onResumed?: (failures: number) => void;
 }
 
-interface Peername {
-  remoteAddress?: string;
-  remotePort?: number;
-  /** The TCP socket under a TLS socket that failed its handshake (Deno's node:tls). */
-  _parent?: Peername;
+/** Descriptors left spare below the count at which accept ran out, for refusing and housekeeping. */
+const EXHAUSTED_SPARE = 16;
+
+/** Largest read from a socket; reads start at 4 KiB and grow while they come back full. */
+const MAX_READ = 64 * 1024;
+
+/** One accepted connection, from the TCP accept until it closes. */
+class Accepted {
+  socket: tls.TLSSocket | null = null;
+  timer: TimerHandle | null = null;
+  #closed = false;
+
+  constructor(
+    readonly conn: Deno.TcpConn,
+    readonly remote: string,
+    readonly source: string,
+    readonly onGone: (a: Accepted) => void,
+  ) {}
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes the socket and everything above it; a second call is harmless. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.onGone(this);
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed by the other side's path.
+    }
+    this.socket?.destroy();
+  }
 }
 
-function remoteOf(socket: Peername): string {
-  const s = socket.remoteAddress === undefined && socket._parent ? socket._parent : socket;
-  const host = s.remoteAddress ?? "unknown address";
-  if (s.remotePort === undefined) return host;
-  return host.includes(":") ? `[${host}]:${s.remotePort}` : `${host}:${s.remotePort}`;
-}
-
-/** Binds a TLS listener whose accepted links have Nagle off. */
-export async function openNodeTlsListener(options: NodeTlsListenOptions): Promise<Listener> {
+/**
+ * Binds the TLS listener. A source address at its bound of unauthenticated
+ * connections, or any newcomer once `maxConnections` are open and nobody
+ * holds more unauthenticated ones than its address, is closed at once.
+ */
+export function openNodeTlsListener(options: NodeTlsListenOptions): Promise<Listener> {
+  const clock = options.clock ?? systemClock;
+  const handshakeMs = options.handshakeTimeoutMs ?? 5000;
+  let maxConnections = options.maxConnections ?? 4096;
+  const clientCa = options.clientCa ?? null;
+  const gate = new FairGate<Accepted>({
+    perSource: options.maxUnauthenticatedPerSource ?? DEFAULT_PER_SOURCE,
+    total: options.maxUnauthenticated ?? DEFAULT_TOTAL,
+  });
+  const serverOptions: tls.TlsOptions = {
+    cert: options.cert,
+    key: options.key,
+    // A backstop only: the deadline below, from the TCP accept, comes first.
+    handshakeTimeout: handshakeMs * 2,
+    ...(clientCa === null ? {} : { ca: clientCa, requestCert: true, rejectUnauthorized: true }),
+  };
+  const where = `${options.hostname}:${options.port}`;
+  try {
+    // A certificate or key node:tls cannot use is a start-up error, not one per dialer.
+    tls.createSecureContext({ cert: options.cert, key: options.key });
+  } catch (e) {
+    return Promise.reject(
+      new TransportError("listen_failed", `cannot listen on ${where}: ${errorText(e)}`),
+    );
+  }
+  let inner: Deno.TcpListener;
+  try {
+    inner = Deno.listen({ hostname: options.hostname, port: options.port });
+  } catch (e) {
+    return Promise.reject(
+      new TransportError("listen_failed", `cannot listen on ${where}: ${errorText(e)}`),
+    );
+  }
   const queue: RawConn[] = [];
   let waiting: { resolve: (c: RawConn) => void; reject: (e: Error) => void } | null = null;
   let closed = false;
-  const maxConnections = options.maxConnections ?? 4096;
-  let open = 0;
-  const server = tls.createServer({
-    cert: options.cert,
-    key: options.key,
-    handshakeTimeout: options.handshakeTimeoutMs ?? 5000,
-  }, (socket) => {
-    socket.setNoDelay(true);
+  const live = new Set<Accepted>();
+  const gone = (a: Accepted) => {
+    live.delete(a);
+    // A descriptor is free again: an accept paused for want of one may go on now.
+    loop.wake();
+    gate.release(a.source, a);
+    if (a.timer !== null) clock.clear(a.timer);
+    a.timer = null;
+  };
+
+  const handOver = (a: Accepted, socket: tls.TLSSocket) => {
+    if (a.timer !== null) clock.clear(a.timer);
+    a.timer = null;
+    a.socket = socket;
+    if (a.closed || closed) {
+      a.close();
+      return;
+    }
+    let names: string[] | undefined;
+    if (clientCa !== null) {
+      if (!socket.authorized) {
+        options.onTlsError?.(
+          a.remote,
+          `client certificate refused: ${socket.authorizationError ?? "not verified"}`,
+        );
+        a.close();
+        return;
+      }
+      names = peerNames(socket);
+    }
     const raw: RawConn = {
-      conn: new NodeSocketStream(socket),
-      remote: remoteOf(socket),
+      conn: new NodeSocketStream(socket, () => a.close()),
+      remote: a.remote,
+      certNames: names,
+      authenticated: () => gate.release(a.source, a),
     };
-    if (closed) {
-      socket.destroy();
-    } else if (waiting) {
+    if (waiting) {
       const w = waiting;
       waiting = null;
       w.resolve(raw);
     } else {
       queue.push(raw);
     }
-  });
-  server.on(
-    "tlsClientError",
-    (e: Error, socket: Peername & { destroy(): void }) => {
-      options.onTlsError?.(remoteOf(socket), e.message);
-      socket.destroy();
-    },
-  );
-  // Counted from the TCP accept, before TLS: a flood of silent connections must
-  // not exhaust file descriptors (the handshake timeout drops each in time).
-  server.on(
-    "connection",
-    (socket: Peername & { destroy(): void; once(e: string, f: () => void): void }) => {
-      if (open >= maxConnections) {
-        options.onRefused?.(remoteOf(socket), open);
-        socket.destroy();
-        return;
-      }
-      open++;
-      socket.once("close", () => open--);
-    },
-  );
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port, options.hostname, () => {
-        server.off("error", reject);
-        resolve();
-      });
+  };
+
+  const startTls = (a: Accepted) => {
+    a.timer = clock.setTimeout(() => {
+      a.timer = null;
+      options.onTlsError?.(
+        a.remote,
+        `TLS handshake timeout: not done within ${formatDuration(handshakeMs)}`,
+      );
+      a.close();
+    }, handshakeMs);
+    // One server object per connection: its events then belong to this connection alone.
+    const server = tls.createServer(serverOptions, (socket) => handOver(a, socket));
+    // A client gone before its handshake ended frees its place at once, without a word.
+    const wire = socketDuplex(a.conn, () => {
+      if (a.socket === null) a.close();
     });
-    server.on("error", (e: Error) => options.onError?.(e.message));
-  } catch (e) {
-    server.close();
-    throw new TransportError(
-      "listen_failed",
-      `cannot listen on ${options.hostname}:${options.port}: ${(e as Error).message}`,
-    );
-  }
-  const addr = server.address() as { address: string; port: number };
-  return {
-    addr: { hostname: addr.address, port: addr.port },
+    server.on("tlsClientError", (e: Error) => {
+      if (a.closed) return;
+      // A client that leaves without a byte (a port probe, a flood) is not worth a line.
+      if (wire.received() > 0) options.onTlsError?.(a.remote, errorText(e));
+      a.close();
+    });
+    server.emit("connection", wire.duplex);
+  };
+
+  const onConn = (conn: Deno.TcpConn) => {
+    const addr = conn.remoteAddr;
+    const remote = hostPortText(addr.hostname, addr.port);
+    const source = sourceOf(addr.hostname);
+    const refuse = (reason: string) => {
+      options.onRefused?.(remote, reason);
+      try {
+        conn.close();
+      } catch {
+        // Gone already.
+      }
+    };
+    if (closed) return refuse("the listener is closing");
+    if (live.size >= maxConnections) {
+      const victim = gate.victimFor(source);
+      if (victim === null) {
+        return refuse(`${live.size} connections are open (max_connections = ${maxConnections})`);
+      }
+      options.onShed?.(
+        victim.item.remote,
+        `${live.size} connections are open (max_connections = ${maxConnections}); ` +
+          `${victim.source} holds the most that have not authenticated`,
+      );
+      victim.item.close();
+    }
+    const a = new Accepted(conn, remote, source, gone);
+    const verdict = gate.admit(source, a);
+    if (verdict.kind === "refused") return refuse(verdict.reason);
+    if (verdict.shed !== null) {
+      options.onShed?.(
+        verdict.shed.remote,
+        `${gate.size} connections have not authenticated; ${verdict.shedSource} holds the most`,
+      );
+      verdict.shed.close();
+    }
+    live.add(a);
+    try {
+      // Small frames both ways: Nagle would hold each one for the peer's delayed ACK.
+      conn.setNoDelay(true);
+    } catch {
+      a.close();
+      return;
+    }
+    startTls(a);
+  };
+
+  const loop = acceptLoop(inner, onConn, {
+    clock,
+    onExhausted: (reason, pauseMs) => {
+      maxConnections = Math.min(maxConnections, Math.max(16, live.size - EXHAUSTED_SPARE));
+      options.onExhausted?.(reason, pauseMs, maxConnections);
+    },
+    onResumed: options.onResumed,
+  });
+  const addr = inner.addr;
+  return Promise.resolve({
+    addr: { hostname: addr.hostname, port: addr.port },
     accept() {
       const next = queue.shift();
       if (next) return Promise.resolve(next);
@@ -193,12 +356,82 @@ export async function openNodeTlsListener(options: NodeTlsListenOptions): Promis
     close() {
       if (closed) return;
       closed = true;
-      server.close();
+      loop.stop();
+      try {
+        inner.close();
+      } catch {
+        // Closed already.
+      }
       for (const r of queue.splice(0)) r.conn.close();
+      // Connections still in their TLS handshake belong to nobody else.
+      for (const a of [...live]) if (a.socket === null) a.close();
       waiting?.reject(new Error("listener closed"));
       waiting = null;
     },
-  };
+  });
+}
+
+/** The names a verified client certificate gives: CN first, then DNS SANs. */
+function peerNames(socket: tls.TLSSocket): string[] {
+  const raw = socket.getPeerCertificate()?.raw;
+  if (!raw) return [];
+  try {
+    const names = certNames(new X509Certificate(raw));
+    return [...new Set([...names.cn, ...names.dns])];
+  } catch {
+    return [];
+  }
+}
+
+/** A Deno TCP connection as the Duplex node:tls reads ciphertext from and writes it to. */
+function socketDuplex(
+  conn: Deno.TcpConn,
+  onEnd: () => void,
+): { duplex: Duplex; received: () => number } {
+  let size = 4096;
+  let reading = false;
+  let received = 0;
+  const duplex: Duplex = new Duplex({
+    read() {
+      if (reading) return;
+      reading = true;
+      const buf = new Uint8Array(size);
+      conn.read(buf).then((n) => {
+        reading = false;
+        if (n === null) {
+          duplex.push(null);
+          onEnd();
+          return;
+        }
+        received += n;
+        if (n === size && size < MAX_READ) size *= 2;
+        duplex.push(n === buf.byteLength ? buf : buf.slice(0, n));
+      }, (e) => {
+        duplex.destroy(e);
+        onEnd();
+      });
+    },
+    write(chunk: Uint8Array, _encoding, done) {
+      writeAll(conn, chunk).then(() => done(), (e) => done(e));
+    },
+    final(done) {
+      conn.closeWrite().then(() => done(), () => done());
+    },
+    destroy(error, done) {
+      try {
+        conn.close();
+      } catch {
+        // Closed already.
+      }
+      done(error);
+    },
+  });
+  return { duplex, received: () => received };
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.byteLength) off += await conn.write(bytes.subarray(off));
 }
 
 /** Options of {@link dialNodeTls}. */

@@ -22,6 +22,12 @@ export interface RawConn {
    * listener does not ask for client certificates (PORTAL02.md §11).
    */
   readonly certNames?: readonly string[];
+  /**
+   * Tells the listener that the connection authenticated, so it no longer
+   * counts against its source's bound of unauthenticated connections; absent
+   * for dialed connections and listeners that keep no such bound.
+   */
+  readonly authenticated?: () => void;
 }
 
 /** Accepts connections until closed. */
