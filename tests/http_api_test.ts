@@ -134,6 +134,14 @@ Deno.test("GET /api/<path> is GET /<path>", async () => {
   });
 });
 
+Deno.test("GET /api/<path>?k=v is GET /<path> with args {k: 'v'}", async () => {
+  await withApi({}, async (base, fx) => {
+    const r = await send(`${base}/api/iot/devices/plug-001?limit=5&name=a%20b`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(fx.seen[0].args, { limit: "5", name: "a b" });
+  });
+});
+
 Deno.test("GET /api/<path>?list is LIST /<path>", async () => {
   await withApi({}, async (base, fx) => {
     const r = await send(`${base}/api/iot/devices?list`);
@@ -367,6 +375,10 @@ Deno.test("unknown query parameters, ?list on POST and Origin headers are refuse
     assert.match(typo.json.error, /unknown query parameter 'lst'/);
     const postList = await send(`${base}/api/iot/devices?list`, { method: "POST" });
     assert.equal(postList.status, 400);
+    const twice = await send(`${base}/api/node/audit?limit=1&limit=2`);
+    assert.match(twice.json.error, /'limit' is given twice/);
+    const postQuery = await send(`${base}/api/iot/devices/plug-001/on?x=1`, { method: "POST" });
+    assert.match(postQuery.json.error, /JSON object in the body/);
     const page = await send(`${base}/api/iot/devices/plug-001/on`, {
       method: "POST",
       headers: { origin: "http://evil.example" },

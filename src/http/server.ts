@@ -4,6 +4,7 @@
  * curl, and nothing more.
  *
  *   GET  /api/<path>        → GET  /<path>       (HEAD: the same, without the body)
+ *   GET  /api/<path>?k=v    → GET  /<path> with args {k: "v"} (`/node/audit?limit=5`)
  *   GET  /api/<path>?list   → LIST /<path>
  *   POST /api/<path> {json} → CALL /<path> with the JSON object as args
  *
@@ -210,6 +211,10 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     }
     if (typeof path === "object") return json(Status.BadRequest, { error: path.error });
     let wantsList = false;
+    // `?key=value` pairs are a GET's args (PATHS.md: `/node/audit?limit=N`); a bare key other
+    // than `list` is a typo, refused rather than ignored.
+    const queryArgs: Record<string, string> = {};
+    let queryArgCount = 0;
     for (const pair of query === "" ? [] : query.split("&")) {
       const key = decodeQueryKey(pair);
       if (key === "list") {
@@ -217,15 +222,29 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
         continue;
       }
       if (key === "") continue;
-      return json(Status.BadRequest, {
-        error: `unknown query parameter '${key}' (the API knows only '?list')`,
-      });
+      if (!pair.includes("=")) {
+        return json(Status.BadRequest, {
+          error: `unknown query parameter '${key}' (bare, the API knows only '?list'; ` +
+            `arguments are written key=value)`,
+        });
+      }
+      if (Object.hasOwn(queryArgs, key)) {
+        return json(Status.BadRequest, { error: `query parameter '${key}' is given twice` });
+      }
+      queryArgs[key] = decodeQueryValue(pair);
+      queryArgCount++;
     }
     let method: Method;
     let args: JsonObject = {};
     if (req.method !== "POST") {
       method = wantsList ? "LIST" : "GET";
+      args = queryArgs;
     } else {
+      if (queryArgCount > 0) {
+        return json(Status.BadRequest, {
+          error: "POST takes its arguments as a JSON object in the body, not in the query",
+        });
+      }
       if (wantsList) {
         return json(Status.BadRequest, { error: "'?list' goes with GET; POST calls the path" });
       }
@@ -365,6 +384,16 @@ function hostOf(header: string | undefined | null): string | null {
 function decodeQueryKey(pair: string): string {
   const eq = pair.indexOf("=");
   const raw = (eq < 0 ? pair : pair.slice(0, eq)).replaceAll("+", " ");
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** The value of one `key=value` query pair, %-decoded (as sent when malformed). */
+function decodeQueryValue(pair: string): string {
+  const raw = pair.slice(pair.indexOf("=") + 1).replaceAll("+", " ");
   try {
     return decodeURIComponent(raw);
   } catch {
