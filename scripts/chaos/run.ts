@@ -7,7 +7,7 @@
  *   deno task chaos [--quick] [--only NAME[,NAME…]] [--list]
  *
  * `--quick` (under a minute, run by CI) does fewer rounds of the long scenarios. The figures of
- * a full run are in docs/operations.md ("Chaos").
+ * a full run are in docs/operations.md ("Chaos testing").
  */
 import { parseArgs } from "node:util";
 import { Lab, type Outcome, type Scenario } from "./lab.ts";
