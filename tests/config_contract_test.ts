@@ -11,7 +11,7 @@ import {
   loadConfig,
   parseConfigText,
 } from "../src/config/mod.ts";
-import { generateCa, issueNodeCert } from "../src/pki/certs.ts";
+import { generateCa, issueNodeCert } from "../src/pki/mod.ts";
 
 const CWD = "/srv/portal";
 

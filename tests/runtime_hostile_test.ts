@@ -9,7 +9,7 @@ import tls from "node:tls";
 import { parseConfigText } from "../src/config/mod.ts";
 import type { Config } from "../src/config/types.ts";
 import { memoryLogger } from "../src/log/logger.ts";
-import { generateCa, issueNodeCert } from "../src/pki/certs.ts";
+import { generateCa, issueNodeCert } from "../src/pki/mod.ts";
 import { planConnections, probeDescriptors } from "../src/runtime/limits.ts";
 import { StartError, startNode as startInProcess } from "../src/runtime/run.ts";
 import { NodeSocketStream } from "../src/transport/node_tls.ts";

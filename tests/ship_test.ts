@@ -15,7 +15,7 @@ import {
   stripAnsi,
 } from "../scripts/compile.ts";
 import { VERSION } from "../src/version.ts";
-import { genCerts } from "../src/pki/certs.ts";
+import { genCerts } from "../src/pki/mod.ts";
 import { within } from "./kit/async.ts";
 import { http, modNode, writeIni } from "./kit/ini.ts";
 
