@@ -707,6 +707,7 @@ Deno.test("--host with a URL or a port says what to drop", async () => {
   const cases: [string, RegExp][] = [
     ["http://factory.example", /host 'http:\/\/factory\.example': .*drop 'http:\/\/'/],
     ["factory.example:9090", /host 'factory\.example:9090': .*without ':PORT'/],
+    ["[fe80::1]:9090", /host .\[fe80::1\]:9090.: .*without ':PORT'/],
     ["fe80::1%eth0", /zone id/],
   ];
   for (const [host, reason] of cases) {
