@@ -399,7 +399,10 @@ Deno.test("usage errors exit 2 with one sentence, writing nothing", async () => 
       [["--dir", dir, "--node", "a", "--host", "h", "--days", "0"], /--days must be from 1/],
       [["--dir", dir, "--node", "a", "--host", "h", "--days", "1.5"], /whole number/],
       [["--dir", dir, "--node", "a", "--host", "h", "--days", "99999999"], /--days must be/],
-      [["--dir", dir, "--node", "a", "--host", "h", "--colour"], /unknown option '--colour'.*takes --dir DIR/],
+      [
+        ["--dir", dir, "--node", "a", "--host", "h", "--colour"],
+        /unknown option '--colour'.*takes --dir DIR/,
+      ],
       [["--dir", dir, "--node", "a", "--host", "h", "--dir", dir], /--dir is given twice/],
       [["--dir", dir, "--node", "a", "--host", "h", "--key", "ed2519"], /did you mean 'ed25519'/],
       [["--host", "h"], /--dir and --node are required: portal gen-certs --dir DIR/],

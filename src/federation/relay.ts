@@ -126,7 +126,7 @@ export class Relay {
     if (link === null) {
       out.respond(req.src, req.id, {
         status: Status.Unreachable,
-        error: `${name} cannot relay to ${req.dst}: ${routes.noRouteSentence(req.dst)}`,
+        error: routes.noRouteSentence(req.dst),
       });
       return;
     }
