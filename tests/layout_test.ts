@@ -117,6 +117,9 @@ Deno.test("each shared helper is defined once in src/, tests/ and scripts/", asy
     "deadPort",
     "didYouMean",
     "parseHost",
+    "runCommand",
+    "makeFifo",
+    "mainArgs",
   ];
   const found = new Map<string, string[]>(helpers.map((h) => [h, []]));
   const files = [
