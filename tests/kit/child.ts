@@ -36,6 +36,8 @@ export function mainArgs(args: readonly string[], denoFlags: readonly string[] =
 /** What a finished command said: its exit code and its output as text. */
 export interface Ran {
   readonly code: number;
+  /** The signal that ended it (SIGKILL after `timeoutMs`), or null. */
+  readonly signal: Deno.Signal | null;
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -50,6 +52,8 @@ export interface RunCommandOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Start from an empty environment. Default false. */
   readonly clearEnv?: boolean;
+  /** Killed (SIGKILL) when still running after this long. Default never. */
+  readonly timeoutMs?: number;
 }
 
 /** Runs `command args` to its end (a one-shot: a CLI, a tool) and returns what it said. */
@@ -67,18 +71,35 @@ export async function runCommand(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  if (options.input !== undefined) {
-    const w = child.stdin.getWriter();
+  // A plain timer rather than AbortSignal.timeout(), so that nothing outlives the call.
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
     try {
-      await w.write(new TextEncoder().encode(options.input));
-      await w.close();
+      child.kill("SIGKILL");
     } catch {
-      // It exited without reading all of it; what it said tells why.
+      // Already gone.
     }
+  }, options.timeoutMs);
+  try {
+    if (options.input !== undefined) {
+      const w = child.stdin.getWriter();
+      try {
+        await w.write(new TextEncoder().encode(options.input));
+        await w.close();
+      } catch {
+        // It exited without reading all of it; what it said tells why.
+      }
+    }
+    const out = await child.output();
+    const text = new TextDecoder();
+    return {
+      code: out.code,
+      signal: out.signal,
+      stdout: text.decode(out.stdout),
+      stderr: text.decode(out.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
   }
-  const out = await child.output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }
 
 /** Makes a named pipe at `path`: a file that blocks whoever reads it while nobody writes. */
