@@ -11,7 +11,7 @@
  */
 import { type OptionSpecs, parseOptions, UsageError } from "./src/cli/args.ts";
 import { type CliIo, cliIo } from "./src/cli/io.ts";
-import { didYouMean } from "./src/config/suggest.ts";
+import { didYouMean } from "./src/config/mod.ts";
 import { VERSION } from "./src/version.ts";
 
 /** What `portal help` prints. */
@@ -45,10 +45,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   "gen-certs": {
     async run(argv, io) {
       const { genCertsCommand } = await import("./src/cli/gen_certs.ts");
-      return await genCertsCommand(argv, {
-        out: (line) => io.stdout.write(line + "\n"),
-        err: (line) => io.stderr.write(line + "\n"),
-      });
+      return await genCertsCommand(argv, io);
     },
   },
   shell: {

@@ -11,6 +11,7 @@
 
 import { parseArgs } from "node:util";
 import { VERSION } from "../src/version.ts";
+import { type Ran, runCommand } from "../tests/kit/child.ts";
 
 /** Exit statuses of this script. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, noRuntime: 3 } as const;
@@ -223,7 +224,7 @@ export async function smokeRun(
   const dir = await Deno.makeTempDir({ prefix: "portal-smoke-" });
   try {
     const run = (args: string[]) =>
-      runCommand(command, args, { cwd: dir, timeoutMs, env: options.env ?? {} });
+      runStep(command, args, { cwd: dir, timeoutMs, env: options.env ?? {} });
     const shown = (args: string[]) => ["portal", ...args].join(" ");
     const expect = (args: string[], r: RunResult) => {
       if (r.code !== 0) {
@@ -309,42 +310,31 @@ async function listNames(dir: string): Promise<string[]> {
 }
 
 /** Runs `command args` with no stdin, a deadline, and a minimal environment. */
-async function runCommand(
+async function runStep(
   command: readonly string[],
   args: readonly string[],
   options: { cwd: string; timeoutMs: number; env: Readonly<Record<string, string>> },
 ): Promise<RunResult> {
   const [program, ...lead] = command;
-  // A plain timer rather than AbortSignal.timeout(), so that nothing outlives the call.
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(), options.timeoutMs);
-  const child = new Deno.Command(program, {
-    args: [...lead, ...args],
-    cwd: options.cwd,
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: options.cwd,
-      NO_COLOR: "1",
-      ...options.env,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: deadline.signal,
-  });
-  let out: Deno.CommandOutput;
+  let out: Ran;
   try {
-    out = await child.output();
+    out = await runCommand(program, [...lead, ...args], {
+      cwd: options.cwd,
+      clearEnv: true,
+      env: {
+        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+        HOME: options.cwd,
+        NO_COLOR: "1",
+        ...options.env,
+      },
+      timeoutMs: options.timeoutMs,
+    });
   } catch (e) {
     throw new CompileError(
       "failed",
       `smoke run: cannot run '${program}': ${(e as Error).message}`,
     );
-  } finally {
-    clearTimeout(timer);
   }
-  const dec = new TextDecoder();
   if (out.signal !== null) {
     throw new CompileError(
       "failed",
@@ -352,7 +342,7 @@ async function runCommand(
         `it did not finish within ${options.timeoutMs} ms`,
     );
   }
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  return { code: out.code, stdout: out.stdout, stderr: out.stderr };
 }
 
 /** Builds, then smoke-runs when the target can run here. Throws CompileError. */

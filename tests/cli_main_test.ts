@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { run } from "../main.ts";
 import { VERSION } from "../src/version.ts";
-import { mainArgs } from "./kit/child.ts";
+import { mainArgs, runCommand } from "./kit/child.ts";
 import { modNode, peer, writeIni } from "./kit/ini.ts";
 
 interface Ran {
@@ -166,13 +166,8 @@ Deno.test("portal check-config prints the summary and warnings, or every mistake
 
 Deno.test("main.ts exits with the status its commands answer", async () => {
   const status = async (...argv: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: mainArgs(argv),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return { code: out.code, out: new TextDecoder().decode(out.stdout) };
+    const ran = await runCommand(Deno.execPath(), mainArgs(argv));
+    return { code: ran.code, out: ran.stdout };
   };
   const help = await status("check-config", "--help");
   assert.equal(help.code, 0);

@@ -11,7 +11,8 @@ import {
   loadConfig,
   parseConfigText,
 } from "../src/config/mod.ts";
-import { generateCa, issueNodeCert } from "../src/pki/certs.ts";
+import { generateCa, issueNodeCert } from "../src/pki/mod.ts";
+import { makeFifo } from "./kit/mod.ts";
 
 const CWD = "/srv/portal";
 
@@ -437,11 +438,6 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-async function mkfifo(path: string): Promise<void> {
-  const { success } = await new Deno.Command("mkfifo", { args: [path] }).output();
-  assert.ok(success);
-}
-
 async function loadIssues(path: string): Promise<{ err: ConfigError; ms: number }> {
   const started = performance.now();
   try {
@@ -460,7 +456,7 @@ Deno.test("loadConfig() refuses a FIFO as tls_key and /dev/urandom as tls_ca wit
   await withTempDir(async (dir) => {
     await Deno.mkdir(join(dir, "certs"));
     await Deno.writeTextFile(join(dir, "certs", "hub.pem"), LEAF.certPem);
-    await mkfifo(join(dir, "certs", "hub.key"));
+    await makeFifo(join(dir, "certs", "hub.key"));
     const path = join(dir, "node.ini");
     await Deno.writeTextFile(path, TLS_NODE.replace("certs/ca.pem", "/dev/urandom"));
     const { err, ms } = await loadIssues(path);
@@ -484,7 +480,7 @@ Deno.test("loadConfig() refuses a FIFO as tls_key and /dev/urandom as tls_ca wit
 Deno.test("loadConfig() refuses a FIFO or a device as the config file within a second", async () => {
   await withTempDir(async (dir) => {
     const fifo = join(dir, "node.ini");
-    await mkfifo(fifo);
+    await makeFifo(fifo);
     for (const path of [fifo, "/dev/urandom"]) {
       const { err, ms } = await loadIssues(path);
       assert.ok(ms < 1000, `took ${ms}ms`);

@@ -9,7 +9,7 @@ import {
   MAX_CONFIG_BYTES,
   parseConfigText,
 } from "../src/config/mod.ts";
-import { generateCa, issueNodeCert } from "../src/pki/certs.ts";
+import { generateCa, issueNodeCert } from "../src/pki/mod.ts";
 
 // Real PEM: loadConfig checks that tls_key belongs to tls_cert and that tls_cert is no CA.
 const CA = await generateCa();

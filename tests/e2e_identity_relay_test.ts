@@ -17,6 +17,7 @@ import {
   modNode,
   nodeReady,
   peer,
+  runCommand,
   startNode,
   stopAll,
   TEST_KEY,
@@ -201,14 +202,12 @@ Deno.test("a relay that alters, replays or forges office's CALLs gets 401 from f
     assert.ok(lines.some((l) => l.origin === null && l.path === "/iot/devices/plug-001/off"));
 
     // The shell's `audit` on factory shows them, newest first.
-    const shell = await new Deno.Command(Deno.execPath(), {
-      args: mainArgs(["shell", "--url", `http://127.0.0.1:${fp.api}`, "-c", "audit 4"]),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const out = new TextDecoder().decode(shell.stdout);
-    assert.equal(shell.code, 0, new TextDecoder().decode(shell.stderr));
+    const shell = await runCommand(
+      Deno.execPath(),
+      mainArgs(["shell", "--url", `http://127.0.0.1:${fp.api}`, "-c", "audit 4"]),
+    );
+    const out = shell.stdout;
+    assert.equal(shell.code, 0, shell.stderr);
     const rows = out.trimEnd().split("\n");
     assert.match(rows[0], /^TIME\s+FROM\s+PATH\s+VERDICT\s+STATUS\s+TOOK\s+WHY$/);
     assert.equal(rows.length, 5, out);

@@ -15,6 +15,7 @@ import {
   modNode,
   nodeReady,
   peer,
+  runCommand,
   startNode,
   stopAll,
   TEST_KEY,
@@ -316,19 +317,13 @@ Deno.test("the seed's flow: iot on plug-001 from office's shell, no [acl], no si
     nodes.push(office);
     const apiPort = (await nodeReady(office)).api!;
     await office.waitFor(/authenticated peer=factory/, "office's link to factory");
-    const child = new Deno.Command(Deno.execPath(), {
-      args: mainArgs(["shell", "--url", `http://127.0.0.1:${apiPort}`]),
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode("cd /node/factory\niot on plug-001\n"));
-    await w.close();
-    const out = await child.output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    assert.equal(stdout, "plug-001: on\n");
+    const out = await runCommand(
+      Deno.execPath(),
+      mainArgs(["shell", "--url", `http://127.0.0.1:${apiPort}`]),
+      { input: "cd /node/factory\niot on plug-001\n" },
+    );
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stdout, "plug-001: on\n");
     const [d, o] = await auditLines(`${dir}/${AUDIT}`);
     assert.deepEqual([d.origin, d.verdict, d.signature, d.acl_entry, d.rule, d.relay], [
       "office",

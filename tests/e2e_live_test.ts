@@ -5,7 +5,7 @@
  * hub, and a stream client killed -9 that stops costing anything.
  */
 import assert from "node:assert/strict";
-import { Child, mainArgs, within } from "./kit/mod.ts";
+import { Child, mainArgs, runCommand, within } from "./kit/mod.ts";
 import {
   getJson,
   type LiveCluster,
@@ -33,18 +33,8 @@ async function metricsOf(url: string, headers: HeadersInit = {}): Promise<string
 
 /** `promtool check metrics` on `text`: its exit code and what it said. */
 async function promtool(text: string): Promise<{ code: number; said: string }> {
-  const child = new Deno.Command(PROMTOOL, {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(text));
-  await w.close();
-  const out = await child.output();
-  const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  return { code: out.code, said };
+  const out = await runCommand(PROMTOOL, ["check", "metrics"], { input: text });
+  return { code: out.code, said: out.stdout + out.stderr };
 }
 
 /** Polls `read` until `ok` holds for its value (a guard of `ms`), returning that value. */

@@ -17,27 +17,15 @@ import {
   nodeReady,
   peer,
   portOf,
+  type Ran,
+  runCommand,
   startNode,
   writeIni,
 } from "./kit/mod.ts";
 
 /** `portal shell --url URL` fed `input` on stdin; stdout and stderr apart. */
-async function shell(url: string, input: string, extra: string[] = []) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: mainArgs(["shell", "--url", url, ...extra]),
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(input));
-  await w.close();
-  const out = await child.output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+function shell(url: string, input: string, extra: string[] = []): Promise<Ran> {
+  return runCommand(Deno.execPath(), mainArgs(["shell", "--url", url, ...extra]), { input });
 }
 
 Deno.test("HTTP API and shell against three main.ts processes", async (t) => {

@@ -6,7 +6,14 @@
 import assert from "node:assert/strict";
 import type { PathResponse } from "../src/paths/mod.ts";
 import { type JsonObject, MsgType } from "../src/wire/mod.ts";
-import { KEY, nodeConfig, peerConfig, startTestNode, type TestNode } from "./helpers/nodes.ts";
+import {
+  KEY,
+  linked,
+  nodeConfig,
+  peerConfig,
+  startTestNode,
+  type TestNode,
+} from "./helpers/nodes.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 import { deadPort, FakeClock, settled, within } from "./kit/mod.ts";
 
@@ -248,17 +255,44 @@ Deno.test("Federation.request() to a configured but unconnected peer answers 502
     const tookMs = performance.now() - t0;
     assert.equal(viaHub.status, 502);
     assert.ok(isSentence(viaHub.error));
-    assert.match(String(viaHub.error), /factory/);
-    assert.match(String(viaHub.error), /hub 'hub' is not connected/, "it names the hub");
+    assert.equal(
+      viaHub.error,
+      "office: no route to factory: factory is not connected to office, " +
+        "and neither is its hub 'hub'",
+    );
     assert.equal(direct.status, 502);
     assert.ok(isSentence(direct.error));
-    assert.match(
-      String(direct.error),
-      /no route to lab: not connected to it, and no hub is configured/,
+    assert.equal(
+      direct.error,
+      "office: no route to lab: lab is not connected to office, and office's [peer:lab] " +
+        "names no hub",
     );
     assert.equal(clock.now(), 0, "no fake time passed");
     assert.ok(tookMs < 500, `took ${tookMs} ms of real time`);
   } finally {
     await office.fed.stop();
+  }
+});
+
+Deno.test("a 502 decided further on names the node that decided it", async () => {
+  const hub = startTestNode(nodeConfig("hub"), [
+    peerConfig("factory", { port: deadPort(), autoConnect: false }),
+  ]);
+  const office = startTestNode(nodeConfig("office", { listenPort: null }), [
+    peerConfig("hub", { port: hub.port }),
+  ]);
+  try {
+    await linked(office, "hub");
+    // The hub decides: it has no link to the factory. The office reads the hub's sentence.
+    const res = await office.fed.request("hub", "GET", "/node/factory/health");
+    assert.equal(res.status, 502);
+    assert.equal(
+      res.error,
+      "hub: no route to factory: factory is not connected to hub, and hub's [peer:factory] " +
+        "names no hub",
+    );
+  } finally {
+    await office.fed.stop();
+    await hub.fed.stop();
   }
 });

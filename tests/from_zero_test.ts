@@ -21,6 +21,7 @@ import {
   nodeReady,
   parseLogLine,
   REPO_ROOT,
+  runCommand,
   stopAll,
 } from "./kit/mod.ts";
 import { writePortalScript } from "./helpers/portal_script.ts";
@@ -60,16 +61,8 @@ interface Ran {
 }
 
 async function exec(cmd: string, args: string[], cwd: string): Promise<Ran> {
-  const o = await new Deno.Command(cmd, {
-    args,
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  const d = new TextDecoder();
-  return { code: o.code, out: d.decode(o.stdout), err: d.decode(o.stderr) };
+  const o = await runCommand(cmd, args, { cwd });
+  return { code: o.code, out: o.stdout, err: o.stderr };
 }
 
 async function copy(from: string, to: string): Promise<void> {

@@ -4,7 +4,7 @@
  * replace a node.ini it keeps. Everything goes into a staging root (`--prefix`).
  */
 import assert from "node:assert/strict";
-import { makeCertDir, REPO_ROOT } from "./kit/mod.ts";
+import { makeCertDir, REPO_ROOT, runCommand } from "./kit/mod.ts";
 import { writePortalScript } from "./helpers/portal_script.ts";
 
 const INSTALL = `${REPO_ROOT}/scripts/install.sh`;
@@ -16,15 +16,8 @@ interface Ran {
 }
 
 async function install(cwd: string, ...args: string[]): Promise<Ran> {
-  const o = await new Deno.Command("bash", {
-    args: [INSTALL, ...args],
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: o.code, out: d.decode(o.stdout), err: d.decode(o.stderr) };
+  const o = await runCommand("bash", [INSTALL, ...args], { cwd });
+  return { code: o.code, out: o.stdout, err: o.stderr };
 }
 
 /** A checkout-like directory: factory.ini as in config/ (certs/...), and its certificates. */

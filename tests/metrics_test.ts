@@ -17,23 +17,14 @@ import { ok } from "../src/paths/mod.ts";
 import { systemClock } from "../src/util/clock.ts";
 import { linked, nodeConfig, peerConfig, reachableVia, startTestNode } from "./helpers/nodes.ts";
 import { sample } from "./helpers/live_cluster.ts";
-import { within } from "./kit/mod.ts";
+import { runCommand, within } from "./kit/mod.ts";
 
 const PROMTOOL = "/usr/bin/promtool";
 const havePromtool = await Deno.stat(PROMTOOL).then(() => true, () => false);
 
 async function promtool(text: string): Promise<string> {
-  const child = new Deno.Command(PROMTOOL, {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(text));
-  await w.close();
-  const out = await child.output();
-  const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  const out = await runCommand(PROMTOOL, ["check", "metrics"], { input: text });
+  const said = out.stdout + out.stderr;
   return out.code === 0 ? said.trim() : `exit ${out.code}: ${said}`;
 }
 

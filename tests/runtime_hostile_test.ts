@@ -9,7 +9,7 @@ import tls from "node:tls";
 import { parseConfigText } from "../src/config/mod.ts";
 import type { Config } from "../src/config/types.ts";
 import { memoryLogger } from "../src/log/logger.ts";
-import { generateCa, issueNodeCert } from "../src/pki/certs.ts";
+import { generateCa, issueNodeCert } from "../src/pki/mod.ts";
 import { planConnections, probeDescriptors } from "../src/runtime/limits.ts";
 import { StartError, startNode as startInProcess } from "../src/runtime/run.ts";
 import { NodeSocketStream } from "../src/transport/node_tls.ts";
@@ -21,6 +21,7 @@ import {
   iniText,
   mainArgs,
   makeCertDir,
+  makeFifo,
   modNode,
   portal,
   TEST_KEY,
@@ -40,7 +41,7 @@ Deno.test("a FIFO, /dev/urandom, a directory or a huge file as a PEM file: exit 
   const dir = await makeCertDir(["hub"]);
   try {
     const fifo = `${dir}/key.fifo`;
-    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    await makeFifo(fifo);
     const huge = `${dir}/huge.pem`;
     const f = await Deno.open(huge, { write: true, create: true });
     await f.truncate(64 * 1024 * 1024);
@@ -75,7 +76,7 @@ Deno.test("startNode() refuses a PEM file swapped for a FIFO after the config ch
   try {
     const fifo = `${dir}/hub.key`;
     await Deno.remove(fifo);
-    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    await makeFifo(fifo);
     const config = parseConfigText(iniText(modNode("hub"), http("off")), `${dir}/hub.ini`);
     const t0 = performance.now();
     const e = await startInProcess(config, { logger: memoryLogger(), descriptors: null })

@@ -15,37 +15,16 @@ import {
   stripAnsi,
 } from "../scripts/compile.ts";
 import { VERSION } from "../src/version.ts";
-import { genCerts } from "../src/pki/certs.ts";
+import { genCerts } from "../src/pki/mod.ts";
 import { within } from "./kit/async.ts";
+import { REPO_ROOT, runCommand } from "./kit/child.ts";
 import { http, modNode, writeIni } from "./kit/ini.ts";
 
-const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const REPO = REPO_ROOT;
 const UNIT = `${REPO}/config/portal.service`;
 const INSTALL = `${REPO}/scripts/install.sh`;
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd?: string; env?: Record<string, string>; clearEnv?: boolean } = {},
-): Promise<Ran> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    cwd: opts.cwd ?? REPO,
-    env: opts.env,
-    clearEnv: opts.clearEnv,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = runCommand;
 
 async function hasCommand(name: string): Promise<boolean> {
   return (await run("sh", ["-c", `command -v ${name}`])).code === 0;

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import tls from "node:tls";
 import type { PeerConfig } from "../src/config/types.ts";
-import { generateCa, issueNodeCert } from "../src/pki/certs.ts";
+import { generateCa, issueNodeCert } from "../src/pki/mod.ts";
 import { tcpTlsDialer, TransportError } from "../src/transport/mod.ts";
 import { deadPort, within } from "./kit/mod.ts";
 import { peerConfig } from "./helpers/nodes.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import tls from "node:tls";
-import { generateCa, issueNodeCert } from "../src/pki/certs.ts";
+import { generateCa, issueNodeCert } from "../src/pki/mod.ts";
 import { acceptLoop } from "../src/transport/accept.ts";
 import { openNodeTlsListener } from "../src/transport/node_tls.ts";
 import type { Listener, RawConn } from "../src/transport/types.ts";

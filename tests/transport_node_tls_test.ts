@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateCa, issueNodeCert } from "../src/pki/certs.ts";
+import { generateCa, issueNodeCert } from "../src/pki/mod.ts";
 import { FrameConnection } from "../src/transport/connection.ts";
 import { TransportError } from "../src/transport/mod.ts";
 import { openNodeTlsListener } from "../src/transport/node_tls.ts";

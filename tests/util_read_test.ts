@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ReadFileError, readRegularFile, readRegularTextFile } from "../src/util/read.ts";
+import { makeFifo } from "./kit/mod.ts";
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards. */
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -10,13 +11,6 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-/** Makes a named pipe at `path` (nobody ever writes to it). */
-async function mkfifo(path: string): Promise<void> {
-  const { success, stderr } = await new Deno.Command("mkfifo", { args: [path], stderr: "piped" })
-    .output();
-  assert.ok(success, new TextDecoder().decode(stderr));
 }
 
 /** The ReadFileError `p` rejects with, and how long that took. */
@@ -58,7 +52,7 @@ Deno.test("readRegularFile() refuses a file over its limit", async () => {
 Deno.test("readRegularFile() refuses a FIFO at once instead of blocking on it", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "key.pem");
-    await mkfifo(path);
+    await makeFifo(path);
     const { err, ms } = await refused(readRegularFile(path, 1024));
     assert.equal(err.code, "not_regular");
     assert.equal(err.message, "it is a named pipe (FIFO), not a regular file");

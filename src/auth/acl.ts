@@ -3,8 +3,33 @@
  * own entry, else the `*` entry; within it the first rule whose METHOD and PATTERN match allows.
  * Pure; requests from this node's own API or shell are governed by its tokens instead.
  */
-import type { AclConfig, AclMethod } from "../config/types.ts";
 import { clip } from "../util/format.ts";
+
+/** A METHOD of an [acl] rule; `*` is any method. */
+export type AclMethod = "GET" | "LIST" | "CALL" | "*";
+
+/** One `METHOD PATTERN` rule of an [acl] entry. */
+export interface AclRule {
+  readonly method: AclMethod;
+  /** A path where `*` matches any run of characters. */
+  readonly pattern: string;
+  /** The rule as written, for 403 sentences and audit lines (`CALL /iot/devices/plug-*`). */
+  readonly text: string;
+}
+
+/** One [acl] key: an origin node name, or `*` for any other authenticated node. */
+export interface AclEntry {
+  readonly origin: string;
+  readonly rules: readonly AclRule[];
+  /** Line in the config file, for messages. */
+  readonly line: number;
+}
+
+/** [acl]: who may do what on this node (PORTAL02.md §11). */
+export interface AclConfig {
+  /** In file order. */
+  readonly entries: readonly AclEntry[];
+}
 
 /** The verdict on one request; `entry` is the [acl] key used (null without [acl]). */
 export type AccessDecision =

@@ -4,8 +4,7 @@
  * given twice is refused rather than silently taking the last value.
  */
 import { parseArgs } from "node:util";
-import { didYouMean } from "../config/suggest.ts";
-import { duration } from "../config/values.ts";
+import { didYouMean, duration } from "../config/mod.ts";
 
 /** One option: `--name VALUE` (string) or `--name` (boolean). */
 export interface OptionSpec {
@@ -47,7 +46,7 @@ export interface ParseOptionsOptions {
 }
 
 /** `a`, `a and b`, `a, b and c`. */
-function andList(items: readonly string[]): string {
+export function andList(items: readonly string[]): string {
   return items.length <= 1
     ? items.join("")
     : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;

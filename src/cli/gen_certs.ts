@@ -1,6 +1,5 @@
 /** `portal gen-certs`: creates (or reuses) a deployment CA and issues one node's certificate. */
 import { dirname, relative, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import {
   CertError,
   DEFAULT_CA_DAYS,
@@ -12,22 +11,29 @@ import {
   type NodeKeyType,
   NodeKeyTypes,
 } from "../pki/mod.ts";
+import { didYouMean } from "../config/mod.ts";
 import { errorText } from "../util/errors.ts";
+import { andList, type OptionSpecs, parseOptions, UsageError } from "./args.ts";
+import { type CliIo, cliIo } from "./io.ts";
 
-/** Where the command writes its lines; tests capture them. */
-export interface CommandIo {
-  out(line: string): void;
-  err(line: string): void;
-}
+/** The options of `portal gen-certs`. */
+export const GEN_CERTS_OPTIONS = {
+  dir: { type: "string", value: "DIR" },
+  node: { type: "string", value: "NAME" },
+  host: { type: "string", value: "HOST[,HOST...]", multiple: true },
+  days: { type: "string", value: "N" },
+  key: { type: "string", value: "ed25519|p256" },
+  force: { type: "boolean" },
+  config: { type: "string", value: "FILE" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies OptionSpecs;
 
-const consoleIo: CommandIo = {
-  out: (line) => console.log(line),
-  err: (line) => console.error(line),
-};
+/** The required part of the command line, for the sentence naming a missing option. */
+const COMMAND_LINE = "portal gen-certs --dir DIR --node NAME --host HOST[,HOST...]";
 
+/** The first line of `portal gen-certs --help`. */
 export const GEN_CERTS_USAGE =
-  "usage: portal gen-certs --dir DIR --node NAME --host HOST[,HOST...] " +
-  "[--days N] [--key ed25519|p256] [--force] [--config FILE]";
+  `usage: ${COMMAND_LINE} [--days N] [--key ed25519|p256] [--force] [--config FILE]`;
 
 const HELP = `${GEN_CERTS_USAGE}
 
@@ -57,54 +63,47 @@ ca.key) to every node, and set tls_cert, tls_key and tls_ca in its [mod_node].`;
  * Runs `portal gen-certs` with the arguments after the subcommand. Returns the exit status:
  * 0 done, 1 the files could not be created (exists, bad CA, I/O), 2 bad command line.
  */
-export async function genCertsCommand(argv: string[], io: CommandIo = consoleIo): Promise<number> {
+export async function genCertsCommand(
+  argv: string[],
+  io: Partial<CliIo> = {},
+): Promise<number> {
+  const cli = cliIo(io);
+  const out = (line: string) => cli.stdout.write(line + "\n");
+  const err = (line: string) => cli.stderr.write(`portal gen-certs: ${line}\n`);
   const usageError = (reason: string) => {
-    io.err(`portal gen-certs: ${reason}`);
-    io.err(GEN_CERTS_USAGE);
+    err(reason);
     return 2;
   };
 
-  let values: {
-    dir?: string;
-    node?: string;
-    host?: string[];
-    days?: string;
-    key?: string;
-    force?: boolean;
-    config?: string;
-    help?: boolean;
-  };
+  let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        dir: { type: "string" },
-        node: { type: "string" },
-        host: { type: "string", multiple: true },
-        days: { type: "string" },
-        key: { type: "string" },
-        force: { type: "boolean" },
-        config: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
+    ({ values } = parseOptions(argv, GEN_CERTS_OPTIONS, {
+      command: "portal gen-certs",
+      extraPositional: (arg) =>
+        `unexpected argument '${arg}'; every value follows its option, e.g. --node ${arg}`,
     }));
   } catch (e) {
-    return usageError(errorText(e));
+    if (!(e instanceof UsageError)) throw e;
+    return usageError(e.message);
   }
   if (values.help) {
-    io.out(HELP);
+    out(HELP);
     return 0;
   }
-  if (values.dir === undefined) return usageError("--dir is required");
-  if (values.node === undefined) return usageError("--node is required");
-  if (values.host === undefined) return usageError("--host is required");
+  const { dir, node, host: hosts } = values;
+  if (dir === undefined || node === undefined || hosts === undefined) {
+    const missing = [["--dir", dir], ["--node", node], ["--host", hosts]]
+      .filter(([, v]) => v === undefined).map(([n]) => n as string);
+    const verb = missing.length === 1 ? "is" : "are";
+    return usageError(`${andList(missing)} ${verb} required: ${COMMAND_LINE}`);
+  }
   if (values.config === "") return usageError("--config must name the node's config file");
   let days: number | undefined;
   if (values.days !== undefined) {
     if (!/^[0-9]+$/.test(values.days)) {
-      return usageError(`--days must be a whole number of days, got '${values.days}'`);
+      return usageError(
+        `--days must be a whole number of days, got '${values.days}': e.g. --days 365`,
+      );
     }
     days = Number(values.days);
     if (days < 1 || days > MAX_DAYS) {
@@ -113,7 +112,10 @@ export async function genCertsCommand(argv: string[], io: CommandIo = consoleIo)
   }
   const keyType = (values.key ?? DEFAULT_NODE_KEY) as NodeKeyType;
   if (!NodeKeyTypes.includes(keyType)) {
-    return usageError(`--key must be ${NodeKeyTypes.join(" or ")}, got '${values.key}'`);
+    return usageError(
+      `--key must be ${NodeKeyTypes.join(" or ")}, got '${values.key}'` +
+        didYouMean(values.key ?? "", NodeKeyTypes),
+    );
   }
   const cwd = Deno.cwd();
   if (values.config !== undefined && (await isDirectory(resolve(cwd, values.config)))) {
@@ -123,9 +125,9 @@ export async function genCertsCommand(argv: string[], io: CommandIo = consoleIo)
   let result: GenCertsResult;
   try {
     result = await genCerts({
-      dir: values.dir,
-      node: values.node,
-      hosts: values.host,
+      dir,
+      node,
+      hosts,
       days,
       keyType,
       force: values.force ?? false,
@@ -133,33 +135,33 @@ export async function genCertsCommand(argv: string[], io: CommandIo = consoleIo)
   } catch (e) {
     if (e instanceof CertError) {
       if (e.code === "usage") return usageError(e.message);
-      io.err(`portal gen-certs: ${e.message}`);
+      err(e.message);
       return 1;
     }
-    io.err(`portal gen-certs: unexpected failure: ${errorText(e)}`);
+    err(`unexpected failure: ${errorText(e)}`);
     return 1;
   }
 
-  for (const w of result.warnings) io.err(`portal gen-certs: warning: ${w}`);
+  for (const w of result.warnings) err(`warning: ${w}`);
   const { issued } = result;
   if (result.caCreated) {
-    io.out(`created CA certificate ${result.caCertPath}`);
-    io.out(`created CA private key ${result.caKeyPath} (keep it secret; needed for more nodes)`);
+    out(`created CA certificate ${result.caCertPath}`);
+    out(`created CA private key ${result.caKeyPath} (keep it secret; needed for more nodes)`);
   } else {
-    io.out(`reused CA ${result.caCertPath}`);
+    out(`reused CA ${result.caCertPath}`);
   }
   const sans = issued.subjectAltNames.map((s) => `${s.kind === "ip" ? "IP" : "DNS"}:${s.value}`);
-  io.out(`wrote ${result.keyPath} (${keyType} private key of ${values.node}, mode 0600)`);
-  io.out(
+  out(`wrote ${result.keyPath} (${keyType} private key of ${node}, mode 0600)`);
+  out(
     `wrote ${result.certPath} (${sans.join(", ")}; valid until ${issued.notAfter.toISOString()})`,
   );
   if (issued.clampedToCa) {
-    io.err(
-      `portal gen-certs: warning: the certificate ends with the CA on ` +
+    err(
+      `warning: the certificate ends with the CA on ` +
         `${issued.notAfter.toISOString()}, sooner than --days asked`,
     );
   }
-  for (const line of configHint(result, values.node, values.config, cwd)) io.out(line);
+  for (const line of configHint(result, node, values.config, cwd)) out(line);
   return 0;
 }
 

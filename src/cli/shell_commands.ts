@@ -4,7 +4,7 @@
  * one entry of {@link SHELL_COMMANDS}: its help lines, what Tab completes after
  * it, and how it runs; help and completion are made from that table.
  */
-import { didYouMean } from "../config/suggest.ts";
+import { didYouMean } from "../config/mod.ts";
 import type { Method } from "../wire/constants.ts";
 import type { JsonObject } from "../wire/messages.ts";
 import { UsageError } from "./args.ts";

@@ -16,6 +16,7 @@ export {
 } from "./errors.ts";
 export { MAX_PEM_BYTES } from "./files.ts";
 export { ACL_ANY_ORIGIN } from "./sections/acl.ts";
-export { RESERVED_NODE_NAMES } from "./values.ts";
+export { duration, RESERVED_NODE_NAMES } from "./values.ts";
+export { closest, didYouMean } from "./suggest.ts";
 export { describeConfig, type DescribeOptions } from "./summary.ts";
 export type * from "./types.ts";

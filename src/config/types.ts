@@ -3,6 +3,11 @@
  * Produced from a node.ini by `loadConfig`; nothing downstream reads raw INI.
  */
 
+import type { AclConfig } from "../auth/acl.ts";
+
+// [acl]'s shape belongs to the policy that reads it (auth/acl.ts); the config only fills it in.
+export type { AclConfig, AclEntry, AclMethod, AclRule } from "../auth/acl.ts";
+
 /** Log verbosity, lowest first. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 /** `text` is one line per event for journald; `json` one JSON object per line. */
@@ -89,32 +94,6 @@ export interface HttpConfig {
    * null: the loopback names plus the listen address.
    */
   readonly allowedHosts: readonly string[] | null;
-}
-
-/** A METHOD of an [acl] rule; `*` is any method. */
-export type AclMethod = "GET" | "LIST" | "CALL" | "*";
-
-/** One `METHOD PATTERN` rule of an [acl] entry. */
-export interface AclRule {
-  readonly method: AclMethod;
-  /** A path where `*` matches any run of characters. */
-  readonly pattern: string;
-  /** The rule as written, for 403 sentences and audit lines (`CALL /iot/devices/plug-*`). */
-  readonly text: string;
-}
-
-/** One [acl] key: an origin node name, or `*` for any other authenticated node. */
-export interface AclEntry {
-  readonly origin: string;
-  readonly rules: readonly AclRule[];
-  /** Line in the config file, for messages. */
-  readonly line: number;
-}
-
-/** [acl]: who may do what on this node (PORTAL02.md §11). */
-export interface AclConfig {
-  /** In file order. */
-  readonly entries: readonly AclEntry[];
 }
 
 /** Which device driver a [device:ID] uses. */

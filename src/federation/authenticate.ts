@@ -20,6 +20,8 @@ export interface AuthContext {
   readonly logger: Logger;
   /** `auth_timeout`: how long the other side may take. */
   readonly authTimeoutMs: number;
+  /** Whether this node speaks TLS (`tls`), for the hint when a dial hears nothing. Default true. */
+  readonly tls?: boolean;
   /** The listener turned a dialer away: the refusal's code, or `auth_timeout` (metrics). */
   readonly onRefused?: (reason: string) => void;
 }
@@ -161,8 +163,17 @@ export function authenticateOutbound(
   const { clock, logger: log } = ctx;
   return new Promise((resolve, reject) => {
     const hs = new DialerHandshake({ name: ctx.name, key: peer.key, expectedPeer: peer.name });
+    let heard = false;
+    // A plain dialer at a TLS listener hears nothing (no challenge) and is closed or left
+    // waiting: say so, since the log of this side shows nothing else.
+    const hint = () =>
+      heard || ctx.tls !== false ? "" : " (no challenge came: this node has tls = false; " +
+        "if the peer's listener uses TLS, set the same tls on both nodes)";
     const timer = clock.setTimeout(() => {
-      conn.close({ kind: "local", why: `no auth verdict within ${ctx.authTimeoutMs / 1000}s` });
+      conn.close({
+        kind: "local",
+        why: `no auth verdict within ${ctx.authTimeoutMs / 1000}s${hint()}`,
+      });
     }, ctx.authTimeoutMs);
     const onAbort = () => conn.close({ kind: "local", why: "dial cancelled" });
     signal.addEventListener("abort", onAbort, { once: true });
@@ -173,6 +184,7 @@ export function authenticateOutbound(
     };
     conn.start({
       onFrame: (frame) => {
+        heard = true;
         const step = hs.receive(frame);
         sendAll(conn, step.send);
         if (step.kind === "continue") answeredAt = clock.now();
@@ -193,7 +205,7 @@ export function authenticateOutbound(
       },
       onClose: (reason) => {
         finish();
-        reject(new Error(describeClose(reason)));
+        reject(new Error(describeClose(reason) + (reason.kind === "local" ? "" : hint())));
       },
     });
   });

@@ -93,6 +93,7 @@ export class Federation {
       onChange: () => this.#changed(),
     });
     this.#routes = new RouteTable({
+      name: this.name,
       configs: options.config.peers,
       linkOf: (name) => this.#peers.linkOf(name),
       presence: this.#presence.book,

@@ -276,6 +276,7 @@ export class LinkManager {
       clock: this.#o.clock,
       logger: this.#log,
       authTimeoutMs: this.#o.node.authTimeoutMs,
+      tls: this.#o.node.tls,
       onRefused: (reason) => this.#refuse(reason),
     };
   }

@@ -104,9 +104,11 @@ export class Relay {
       });
       return true;
     }
+    // The sentence names the node that decided; once is enough.
+    const why = res.error ?? `status ${res.status}`;
     out.respond(entry.src, entry.id, {
       status: res.status,
-      error: `${res.src}: ${res.error ?? `status ${res.status}`}`,
+      error: why.startsWith(`${res.src}: `) ? why : `${res.src}: ${why}`,
     });
     out.counters.relayed++;
     return true;
@@ -126,7 +128,7 @@ export class Relay {
     if (link === null) {
       out.respond(req.src, req.id, {
         status: Status.Unreachable,
-        error: `${name} cannot relay to ${req.dst}: ${routes.noRouteSentence(req.dst)}`,
+        error: routes.noRouteSentence(req.dst),
       });
       return;
     }

@@ -13,6 +13,8 @@ import { LearnedRoutes } from "./routes.ts";
 
 /** Options of {@link RouteTable}. */
 export interface RouteTableOptions {
+  /** This node's name: sentences say which node decided. */
+  readonly name: string;
   /** The [peer:NAME] sections of this node. */
   readonly configs: readonly PeerConfig[];
   /** The authenticated link of a neighbour, or null. */
@@ -32,6 +34,7 @@ export interface RouteTableOptions {
  * message came in on; a hub (rule 2) only while it lists the node (§9).
  */
 export class RouteTable {
+  readonly #name: string;
   readonly #presence: PresenceBook;
   readonly #clock: Clock;
   readonly #isLeaving: (name: string) => boolean;
@@ -44,6 +47,7 @@ export class RouteTable {
   readonly #rtt = new Map<string, number>();
 
   constructor(options: RouteTableOptions) {
+    this.#name = options.name;
     for (const c of options.configs) this.#hubs.set(c.name, c.hubs);
     this.#linkOf = options.linkOf;
     this.#presence = options.presence;
@@ -123,34 +127,47 @@ export class RouteTable {
     return this.rtt(dst);
   }
 
-  /** Why a request for `dst` cannot leave this node, in one sentence. */
+  /**
+   * Why a request for `dst` cannot leave this node, in one sentence that names this node
+   * first (`hub: no route to factory: …`): relayed back or nested, the caller reads it far
+   * from where it was decided.
+   */
   noRouteSentence(dst: string): string {
+    return `${this.#name}: no route to ${dst}: ${this.unreachableReason(dst)}`;
+  }
+
+  /** Why `dst` cannot be reached from this node now: the end of {@link noRouteSentence}. */
+  unreachableReason(dst: string): string {
+    const me = this.#name;
     const hubs = this.#hubs.get(dst) ?? [];
     if (hubs.length === 0) {
-      return `no route to ${dst}: not connected to it, and no hub is configured for it`;
+      return this.#hubs.has(dst)
+        ? `${dst} is not connected to ${me}, and ${me}'s [peer:${dst}] names no hub`
+        : `${dst} is not connected to ${me}`;
     }
     const up = hubs.filter((h) => this.#linkOf(h)?.conn.isOpen && !this.#isLeaving(h));
     if (up.length > 0 && up.every((h) => this.#presence.awaiting(h))) {
       const names = up.map((h) => `'${h}'`).join(", ");
-      return `no route to ${dst} yet: ${names} just connected and has not said whether ${dst} ` +
+      return `${names} just connected to ${me} and has not said yet whether ${dst} ` +
         `is connected to it; try again in a moment`;
     }
     if (up.length > 0) {
       // Connected hubs that announce presence and do not list it (§9).
       const since = this.#presence.goneSince(dst);
       const gone = since === null
-        ? "it has not been seen there since this node connected"
+        ? `it has not been seen there since ${me} connected`
         : `gone for ${
           formatDuration(Math.max(1, Math.round((this.#clock.now() - since) / 1000)) * 1000)
         }`;
       const names = up.map((h) => `'${h}'`).join(", ");
-      return `no route to ${dst}: ${up.length === 1 ? "hub" : "hubs"} ${names} ` +
-        `${up.length === 1 ? "is" : "are"} up but not connected to ${dst} (${gone})`;
+      return up.length === 1
+        ? `hub ${names} is up, but ${dst} is not connected to it (${gone})`
+        : `hubs ${names} are up, but ${dst} is connected to none of them (${gone})`;
     }
     const names = hubs.map((h) => `'${h}'`).join(", ");
     return hubs.length === 1
-      ? `no route to ${dst}: not connected to it, and its hub ${names} is not connected either`
-      : `no route to ${dst}: not connected to it, and none of its hubs (${names}) is connected`;
+      ? `${dst} is not connected to ${me}, and neither is its hub ${names}`
+      : `${dst} is not connected to ${me}, and none of its hubs (${names}) is`;
   }
 
   /** Records the round trip of a request answered by `dst` itself. */

@@ -113,7 +113,7 @@ export class HubReachabilityLog {
       this.#last.set(p.name, via);
       if (via !== null) this.log.info(`${p.name} is reachable via ${via}`, { peer: p.name, via });
       else if (!isDirect(p.name)) {
-        this.log.warn(`${p.name} is not reachable: ${this.routes.noRouteSentence(p.name)}`, {
+        this.log.warn(`${p.name} is not reachable: ${this.routes.unreachableReason(p.name)}`, {
           peer: p.name,
         });
       }

@@ -15,7 +15,7 @@
  */
 import type { HttpConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
-import type { CallerRole, PathRequest, PathResponse, PathRouter } from "../paths/mod.ts";
+import type { CallerRole, PathRequest, PathResponse, PathService } from "../paths/mod.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { parseHostPort } from "../util/host.ts";
 import type { Method } from "../wire/constants.ts";
@@ -42,7 +42,7 @@ export interface HttpApiOptions {
   /** [mod_http]; `listen` must not be null (`listen = off` means: do not start the API). */
   readonly config: HttpConfig;
   /** Serves every path; the API adds none of its own. */
-  readonly router: PathRouter;
+  readonly router: PathService;
   readonly logger: Logger;
   /** Largest JSON body of a POST, in bytes. Default {@link DEFAULT_MAX_BODY_BYTES}. */
   readonly maxBodyBytes?: number;
@@ -365,7 +365,7 @@ async function fromResponse(res: Response): Promise<HttpReply> {
 }
 
 /** `GET /api/health` for anyone: the status and nothing about the node. */
-async function healthStatus(router: PathRouter): Promise<HttpReply> {
+async function healthStatus(router: PathService): Promise<HttpReply> {
   const res = await router.handle({ method: "GET", path: "/health", args: {}, origin: null });
   const body = res.body as { status?: unknown } | undefined;
   const status = typeof body?.status === "string" ? body.status : res.status < 300 ? "ok" : "error";

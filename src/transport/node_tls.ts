@@ -18,7 +18,7 @@ import { formatDuration } from "../util/format.ts";
 import { hostPortText } from "../util/host.ts";
 import { acceptLoop } from "./accept.ts";
 import { DEFAULT_PER_SOURCE, DEFAULT_TOTAL, FairGate, sourceOf } from "./gate.ts";
-import { type ByteStream, type Listener, type RawConn, TransportError } from "./types.ts";
+import { type ByteStream, type Listener, type RawConn, tlsHint, TransportError } from "./types.ts";
 
 /** Bytes buffered from a socket before it is paused until the reader catches up. */
 const HIGH_WATER = 256 * 1024;
@@ -474,7 +474,12 @@ export function dialNodeTlsUnverified(options: NodeTlsDialOptions): Promise<RawC
     socket.once("error", (e: Error) => {
       options.signal.removeEventListener("abort", onAbort);
       socket.destroy();
-      reject(new TransportError("dial_failed", `cannot connect to ${target}: ${e.message}`));
+      reject(
+        new TransportError(
+          "dial_failed",
+          `cannot connect to ${target}: ${e.message}${tlsHint(e.message, [])}`,
+        ),
+      );
     });
   });
 }

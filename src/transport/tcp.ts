@@ -1,7 +1,7 @@
 /** Plain TCP listening and TCP + TLS dialing with Deno's own sockets (PORTAL02.md §1). */
 import { dialNodeTlsUnverified } from "./node_tls.ts";
 import { type ClientCertificate, dialTlsWithClientCert } from "./tls_dial.ts";
-import { type Dialer, type Listener, TransportError } from "./types.ts";
+import { type Dialer, type Listener, tlsHint, TransportError } from "./types.ts";
 
 function addrText(a: Deno.Addr): string {
   if (a.transport === "tcp" || a.transport === "udp") {
@@ -128,9 +128,10 @@ export function tcpTlsDialer(options: DialerOptions): Dialer {
       } catch {
         // already closed
       }
+      const message = (e as Error).message;
       throw new TransportError(
         "dial_failed",
-        `TLS handshake with ${target} failed: ${(e as Error).message}`,
+        `TLS handshake with ${target} failed: ${message}${tlsHint(message, options.caCerts)}`,
       );
     } finally {
       signal.removeEventListener("abort", onAbort);

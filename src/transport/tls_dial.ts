@@ -9,7 +9,7 @@ import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import tls from "node:tls";
 import { NodeSocketStream } from "./node_tls.ts";
-import { type RawConn, TransportError } from "./types.ts";
+import { type RawConn, tlsHint, TransportError } from "./types.ts";
 
 /** This node's certificate and key, presented to listeners that ask for them. */
 export interface ClientCertificate {
@@ -62,7 +62,9 @@ export async function dialTlsWithClientCert(options: ClientCertDialOptions): Pro
       : null;
     throw new TransportError(
       "dial_failed",
-      `TLS handshake with ${target} failed: ${why ?? e.message}`,
+      `TLS handshake with ${target} failed: ${
+        why ?? e.message + tlsHint(e.message, options.caCerts)
+      }`,
     );
   }
   socket.setNoDelay(true);

@@ -47,3 +47,16 @@ export class TransportError extends Error {
     super(message);
   }
 }
+
+/** What to do about a TLS failure whose likely cause is a setting: ` (…)`, or "". */
+export function tlsHint(message: string, caCerts: readonly string[] | null | undefined): string {
+  if (/InvalidContentType|wrong version number|corrupt message/i.test(message)) {
+    return " (the peer does not speak TLS there: set the same tls on both nodes)";
+  }
+  if (/UnknownIssuer/.test(message)) {
+    return caCerts == null
+      ? " (set tls_ca in [mod_node] to the CA that signed the peer's certificate)"
+      : " (tls_ca does not hold the CA that signed the peer's certificate)";
+  }
+  return "";
+}

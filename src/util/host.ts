@@ -46,6 +46,9 @@ export function parseHost(input: string, options: ParseHostOptions = {}): HostRe
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) || raw.includes("/")) {
     return fail("expected a host name or IP address, not a URL or path (drop 'http://' and '/…')");
   }
+  if (/^\[[^\]]*\]:[0-9]*$/.test(raw)) {
+    return fail("expected a host without ':PORT' (the port is given on its own)");
+  }
   const bracketed = raw.startsWith("[") && raw.endsWith("]");
   const bare = bracketed ? raw.slice(1, -1) : raw;
   const colons = bare.split(":").length - 1;

@@ -1,5 +1,5 @@
 /** Certificates for local clusters: one CA and a leaf per node, valid for localhost and 127.0.0.1. */
-import { genCerts } from "../../src/pki/certs.ts";
+import { genCerts } from "../../src/pki/mod.ts";
 
 /**
  * Writes `ca.pem` and `NAME.pem`/`NAME.key` for each name into `dir` (default: a new temporary

@@ -33,6 +33,81 @@ export function mainArgs(args: readonly string[], denoFlags: readonly string[] =
   return ["run", ...NODE_FLAGS, ...denoFlags, MAIN_TS, ...args];
 }
 
+/** What a finished command said: its exit code and its output as text. */
+export interface Ran {
+  readonly code: number;
+  /** The signal that ended it (SIGKILL after `timeoutMs`), or null. */
+  readonly signal: Deno.Signal | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Options of {@link runCommand}. */
+export interface RunCommandOptions {
+  /** Text written to its stdin, which is then closed. Default none (stdin is /dev/null). */
+  readonly input?: string;
+  /** Working directory. Default the repository root. */
+  readonly cwd?: string;
+  /** Variables added to (or, with `clearEnv`, the whole of) its environment. Default none. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Start from an empty environment. Default false. */
+  readonly clearEnv?: boolean;
+  /** Killed (SIGKILL) when still running after this long. Default never. */
+  readonly timeoutMs?: number;
+}
+
+/** Runs `command args` to its end (a one-shot: a CLI, a tool) and returns what it said. */
+export async function runCommand(
+  command: string,
+  args: readonly string[],
+  options: RunCommandOptions = {},
+): Promise<Ran> {
+  const child = new Deno.Command(command, {
+    args: [...args],
+    cwd: options.cwd ?? REPO_ROOT,
+    env: options.env === undefined ? undefined : { ...options.env },
+    clearEnv: options.clearEnv ?? false,
+    stdin: options.input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // A plain timer rather than AbortSignal.timeout(), so that nothing outlives the call.
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }, options.timeoutMs);
+  try {
+    if (options.input !== undefined) {
+      const w = child.stdin.getWriter();
+      try {
+        await w.write(new TextEncoder().encode(options.input));
+        await w.close();
+      } catch {
+        // It exited without reading all of it; what it said tells why.
+      }
+    }
+    const out = await child.output();
+    const text = new TextDecoder();
+    return {
+      code: out.code,
+      signal: out.signal,
+      stdout: text.decode(out.stdout),
+      stderr: text.decode(out.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Makes a named pipe at `path`: a file that blocks whoever reads it while nobody writes. */
+export async function makeFifo(path: string): Promise<void> {
+  const ran = await runCommand("mkfifo", [path]);
+  if (ran.code !== 0) throw new Error(`mkfifo ${path}: ${ran.stderr.trim()}`);
+}
+
 /** A child exited (or its output ended) while something waited for it. */
 export class ChildExited extends Error {
   override readonly name = "ChildExited";

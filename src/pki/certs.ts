@@ -1,2 +1,0 @@
-/** The PKI's public surface under its former name; new code imports `./mod.ts`. */
-export * from "./mod.ts";
