@@ -246,11 +246,9 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
   let http: HttpApi | null = null;
   if (config.http.listen !== null) {
     try {
-      // The API only calls handle(); its options name the router's class rather than
-      // PathService, so the gate is passed in that type's place.
       http = await startHttpApi({
         config: config.http,
-        router: metrics.instrument(access.gate) as unknown as PathRouter,
+        router: metrics.instrument(access.gate),
         logger: log,
         clock,
         maxConnections: plan.http,
