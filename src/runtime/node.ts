@@ -16,6 +16,7 @@ import { createIotModule, type IotModule } from "../modules/iot/mod.ts";
 import { registerNodePaths } from "../federation/paths.ts";
 import { PathRouter } from "../paths/mod.ts";
 import { errorText } from "../util/errors.ts";
+import { formatDuration } from "../util/format.ts";
 import { type Dialer, openListener } from "../transport/mod.ts";
 import { openNodeTlsListener } from "../transport/node_tls.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
@@ -336,10 +337,15 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
       draining ??= (async () => {
         reloader.close();
         // Both stop taking new work at once; each lets its own requests in flight finish.
-        await Promise.allSettled([
+        const [, fed] = await Promise.allSettled([
           http?.drain(graceMs) ?? Promise.resolve(),
           federation.drain(graceMs),
         ]);
+        if (fed.status === "fulfilled" && !fed.value) {
+          log.warn("requests still in flight at the end of drain_timeout fail now", {
+            drain_timeout: formatDuration(graceMs),
+          });
+        }
         await stop();
       })();
       return draining;
