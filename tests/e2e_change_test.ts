@@ -10,7 +10,7 @@ import tls from "node:tls";
 import { genCerts } from "../src/pki/certs.ts";
 import { startFakeTasmota } from "./fakes/tasmota.ts";
 import {
-  Child,
+  type Child,
   deadPort,
   device,
   http,

@@ -3,6 +3,7 @@
  * start, read again on a reload, and handed to what makes new connections
  * (the dialer, the listener) without touching the links already open.
  */
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import tls from "node:tls";
 import type { AccessPems } from "../access/mod.ts";
 import { MAX_PEM_BYTES } from "../config/files.ts";
@@ -55,11 +56,19 @@ export async function readTlsMaterial(node: NodeConfig): Promise<TlsMaterial> {
 /** Throws a {@link TlsFilesError} when TLS cannot use the pair (a key that is not the cert's). */
 export function checkTlsMaterial(node: NodeConfig, m: TlsMaterial): void {
   if (m.pair === null) return;
+  let matches: boolean;
   try {
     tls.createSecureContext({ cert: m.pair.cert, key: m.pair.key, ca: m.ca ?? undefined });
+    matches = new X509Certificate(m.pair.cert).checkPrivateKey(createPrivateKey(m.pair.key));
   } catch (e) {
     throw new TlsFilesError(
       `${node.tlsCert}, ${node.tlsKey}: TLS cannot use them: ${errorText(e)}`,
+    );
+  }
+  if (!matches) {
+    throw new TlsFilesError(
+      `tls_key ${node.tlsKey} does not belong to tls_cert ${node.tlsCert} (copy both files of ` +
+        "one portal gen-certs run); the node keeps the pair it has",
     );
   }
 }

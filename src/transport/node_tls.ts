@@ -8,7 +8,7 @@
  * reply in two writes, against 0.1 ms here), and node:tls is also what
  * verifies client certificates against a CA (PORTAL02.md §11).
  */
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
 import { certNames } from "../auth/x509.ts";
@@ -352,6 +352,10 @@ export function openNodeTlsListener(options: NodeTlsListenOptions): Promise<Node
     setCredentials(c) {
       try {
         tls.createSecureContext({ cert: c.cert, key: c.key, ca: c.clientCa ?? undefined });
+        // node:tls takes a key that is not the certificate's; every handshake would fail.
+        if (!new X509Certificate(c.cert).checkPrivateKey(createPrivateKey(c.key))) {
+          throw new Error("the key is not the certificate's private key");
+        }
       } catch (e) {
         throw new TransportError(
           "listen_failed",
