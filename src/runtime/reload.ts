@@ -42,7 +42,8 @@ export interface ReloadReport {
 /** How a reload ended: applied, or refused with the reasons (FILE:LINE lines for the file). */
 export type ReloadOutcome =
   | { readonly kind: "applied"; readonly report: ReloadReport }
-  | { readonly kind: "refused"; readonly errors: readonly string[] };
+  | { readonly kind: "refused"; readonly errors: readonly string[] }
+  | { readonly kind: "stopping" };
 
 /** The running parts a reload changes. */
 export interface ReloadParts {
@@ -95,7 +96,7 @@ export class Reloader {
    */
   reload(source: string): Promise<ReloadOutcome> {
     if (this.#closed) {
-      return Promise.resolve({ kind: "refused", errors: ["the node is stopping"] });
+      return Promise.resolve({ kind: "stopping" });
     }
     if (this.#running === null) return this.#start(source);
     this.#next ??= this.#running.then(() => {
@@ -229,6 +230,9 @@ export function registerReloadPath(router: PathRouter, reloader: Reloader): void
     }
     const outcome = await reloader.reload("api");
     if (outcome.kind === "applied") return ok(outcome.report);
+    if (outcome.kind === "stopping") {
+      return fail(Status.Overloaded, "the node is stopping: there is nothing left to reload");
+    }
     return fail(
       Status.BadRequest,
       `the node keeps running as it was; ${outcome.errors.join("\n")}`,
