@@ -341,8 +341,9 @@ Deno.test("processes: kill -9 the first hub under load: requests move to the sec
     await pause(1_500);
     const around = load.after(killedAt - 200);
     const failed = around.filter((s) => s.status !== 200);
-    // Only what was on its way through hub-a when it died fails; nothing asked 1 s later does.
-    assert.ok(failed.length <= 8, JSON.stringify(failed));
+    // Only what was on its way through hub-a when it died fails (one per load worker at most);
+    // nothing asked 1 s later does.
+    assert.ok(failed.length <= 4, JSON.stringify(failed));
     for (const f of failed) assert.ok(f.t0 < killedAt + 1_000, JSON.stringify(f));
     const resumed = load.after(killedAt + 1_000);
     assert.ok(

@@ -6,8 +6,11 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../src/config/mod.ts";
 import { createLogger, LogLevelSwitch, memoryLogger } from "../src/log/logger.ts";
-import { generateCa, issueNodeCert } from "../src/pki/certs.ts";
+import { genCerts, generateCa, issueNodeCert } from "../src/pki/certs.ts";
 import { watchCertificateExpiry } from "../src/runtime/cert_watch.ts";
+import { NodeCredentials } from "../src/runtime/tls_files.ts";
+import { openNodeTlsListener } from "../src/transport/node_tls.ts";
+import { nodeConfig, peerConfig } from "./helpers/nodes.ts";
 import { type RunningNode, startNode } from "../src/runtime/run.ts";
 import {
   device,
@@ -195,5 +198,68 @@ Deno.test("watchCertificateExpiry() warns at start and every day from 30 days be
     assert.equal(logger.lines.length, 3);
   } finally {
     watch.stop();
+  }
+});
+
+Deno.test("RunningNode.reload() re-reads the certificate: metrics and the expiry warning follow it", async () => {
+  await withNode(base, async (node, ini, lines) => {
+    const expirySeconds = () => {
+      const m = /portal_certificate_expiry_seconds\{key="tls_cert"[^}]*\} (\d+)/.exec(
+        node.metrics.render(),
+      );
+      return Number(m?.[1]);
+    };
+    assert.ok(expirySeconds() > 300 * 86_400);
+    const dir = ini.replace(/\/node\.ini$/, "");
+    await genCerts({ dir, node: "node", hosts: ["localhost", "127.0.0.1"], days: 10, force: true });
+    const outcome = await node.reload("test");
+    assert.equal(outcome.kind, "applied", JSON.stringify(outcome));
+    if (outcome.kind !== "applied") return;
+    assert.equal(outcome.report.certificates, "replaced");
+    assert.ok(expirySeconds() <= 10 * 86_400, String(expirySeconds()));
+    assert.ok(
+      lines.some((l) => /WARN .*tls_cert expires soon .*days_left=(9|10)\b/.test(l)),
+      lines.join("\n"),
+    );
+  });
+});
+
+Deno.test("NodeCredentials: dials after install() present the new certificate and trust the new CA", async () => {
+  const oldCa = await generateCa();
+  const newCa = await generateCa();
+  const hosts = ["localhost", "127.0.0.1"];
+  const oldLeaf = await issueNodeCert(oldCa, { name: "office", hosts });
+  const newLeaf = await issueNodeCert(newCa, { name: "office", hosts });
+  const hub = await issueNodeCert(newCa, { name: "hub", hosts });
+  // The hub trusts only the new CA, and asks dialers for their certificate.
+  const listener = await openNodeTlsListener({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: hub.certPem,
+    key: hub.keyPem,
+    clientCa: newCa.certPem,
+  });
+  const node = nodeConfig("office", { tls: true, listenPort: null });
+  const creds = new NodeCredentials(node, {
+    ca: oldCa.certPem,
+    pair: { cert: oldLeaf.certPem, key: oldLeaf.keyPem },
+  });
+  const target = peerConfig("hub", { port: listener.addr.port, tlsServerName: "localhost" });
+  try {
+    await assert.rejects(creds.dialer(target, new AbortController().signal));
+    const changed = creds.install({
+      ca: newCa.certPem,
+      pair: { cert: newLeaf.certPem, key: newLeaf.keyPem },
+    }, false);
+    assert.equal(changed, true);
+    const [dialed, accepted] = await Promise.all([
+      creds.dialer(target, new AbortController().signal),
+      listener.accept(),
+    ]);
+    assert.deepEqual(accepted.certNames?.[0], "office");
+    dialed.conn.close();
+    accepted.conn.close();
+  } finally {
+    listener.close();
   }
 });
