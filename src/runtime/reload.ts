@@ -127,10 +127,12 @@ export class Reloader {
     };
     try {
       next = await (this.#o.load ?? loadConfig)(file);
-      material = await readTlsMaterial(settle(this.#config, next).config.node);
-      checkTlsMaterial(next.node, material);
+      // The keys a reload cannot change (the node's name, its TLS mode) keep their running value.
+      const node = settle(this.#config, next).config.node;
+      material = await readTlsMaterial(node);
+      checkTlsMaterial(node, material);
       // The last check that can fail, and the first change: nothing else fails after it.
-      this.#o.parts.access.reconfigure(next, accessPems(material));
+      this.#o.parts.access.reconfigure({ ...next, node }, accessPems(material));
     } catch (e) {
       if (e instanceof ConfigError) return refuse(e.message.split("\n"));
       if (e instanceof TlsFilesError || e instanceof AccessError) return refuse([e.message]);
