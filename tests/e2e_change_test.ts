@@ -338,7 +338,7 @@ Deno.test("processes: kill -9 the first hub under load: requests move to the sec
       "office to route through hub-b",
       5_000,
     );
-    await pause(1_500);
+    await pause(1_300);
     const around = load.after(killedAt - 200);
     const failed = around.filter((s) => s.status !== 200);
     // Only what was on its way through hub-a when it died fails (one per load worker at most);
