@@ -614,3 +614,64 @@ Deno.test("readCapped() gives TooLargeError even when cancelling the stream fail
   await assert.rejects(() => readCapped(stubborn, 4096), TooLargeError);
   assert.ok(pulls <= 6, `stopped pulling (${pulls} pulls)`);
 });
+
+Deno.test("HttpApi.drain() lets a request in flight finish, refuses new connections, then stops", async () => {
+  const router = new PathRouter();
+  const release = Promise.withResolvers<void>();
+  const entered = Promise.withResolvers<void>();
+  router.on("GET", "/slow", async (req) => {
+    entered.resolve();
+    await release.promise;
+    return ok({ aborted: req.signal?.aborted ?? false });
+  });
+  const config: HttpConfig = {
+    listen: { hostname: "127.0.0.1", port: 0 },
+    token: null,
+    readToken: null,
+    allowedHosts: null,
+  };
+  const api = await startHttpApi({ config, router, logger: memoryLogger() });
+  const base = `http://127.0.0.1:${api.addr.port}/api`;
+  const slow = fetch(`${base}/slow`);
+  await entered.promise;
+  const drained = api.drain(5_000);
+  // The listener is closed at once: a newcomer cannot connect.
+  await assert.rejects(fetch(`${base}/slow`, { signal: AbortSignal.timeout(2_000) }));
+  release.resolve();
+  const res = await slow;
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { aborted: false });
+  assert.equal(res.headers.get("connection"), "close");
+  await drained;
+  assert.equal(api.connections, 0);
+});
+
+Deno.test("HttpApi.reconfigure() swaps tokens for the next request and names a new listen address", async () => {
+  const router = new PathRouter();
+  router.on("GET", "/health", () => ok({ status: "ok" }));
+  const config: HttpConfig = {
+    listen: { hostname: "127.0.0.1", port: 0 },
+    token: "one",
+    readToken: null,
+    allowedHosts: null,
+  };
+  const api = await startHttpApi({ config, router, logger: memoryLogger() });
+  try {
+    const status = async (token: string) => {
+      const r = await fetch(`http://127.0.0.1:${api.addr.port}/api/health`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      await r.body?.cancel();
+      return r.status;
+    };
+    assert.equal(await status("one"), 200);
+    assert.deepEqual(api.reconfigure({ ...config, token: "two", readToken: "r" }), []);
+    assert.equal(await status("one"), 401);
+    assert.equal(await status("two"), 200);
+    assert.equal(await status("r"), 200);
+    const moved = { ...config, listen: { hostname: "127.0.0.1", port: 1 } };
+    assert.deepEqual(api.reconfigure(moved), ["listen"]);
+  } finally {
+    await api.shutdown();
+  }
+});

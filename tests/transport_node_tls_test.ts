@@ -202,3 +202,38 @@ Deno.test("tcpTlsDialer() with tls_verify = false connects to a listener whose C
     listener.close();
   }
 });
+
+Deno.test("NodeTlsListener.setCredentials() serves new connections the new certificate; open ones stay", async () => {
+  const listener = await openNodeTlsListener({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+  });
+  const open: Deno.TlsConn[] = [];
+  const accepted: { conn: { close(): void } }[] = [];
+  try {
+    open.push(await dial(listener.addr.port, ca.certPem));
+    accepted.push(await listener.accept());
+    const other = await generateCa();
+    const renewed = await issueNodeCert(other, { name: "hub", hosts: ["localhost", "127.0.0.1"] });
+    // A key that is not the certificate's is refused, and the old pair stays in use.
+    assert.throws(
+      () => listener.setCredentials({ cert: renewed.certPem, key: leaf.keyPem, clientCa: null }),
+      (e) => e instanceof TransportError && e.code === "listen_failed",
+    );
+    open.push(await dial(listener.addr.port, ca.certPem));
+    accepted.push(await listener.accept());
+    listener.setCredentials({ cert: renewed.certPem, key: renewed.keyPem, clientCa: null });
+    // New connections get the new certificate: trusted through its own CA only.
+    await assert.rejects(dial(listener.addr.port, ca.certPem));
+    open.push(await dial(listener.addr.port, other.certPem));
+    accepted.push(await listener.accept());
+    // The first connection still carries bytes.
+    await open[0].write(new Uint8Array([1]));
+  } finally {
+    for (const c of open) c.close();
+    for (const a of accepted) a.conn.close();
+    listener.close();
+  }
+});

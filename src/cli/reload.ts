@@ -5,6 +5,7 @@
  * ExecReload does). A file with mistakes is refused by the node, which keeps
  * running as it was; the mistakes are printed with FILE:LINE.
  */
+import { ConfigError } from "../config/mod.ts";
 import { durationOption, type OptionSpecs, parseOptions, UsageError } from "./args.ts";
 import { ClientError, NodeClient, resolveTarget } from "./client.ts";
 import { formatError } from "./format.ts";
@@ -65,6 +66,18 @@ export async function reloadCommand(argv: string[], io: Partial<CliIo> = {}): Pr
   }
   if (values.pid !== undefined) return signal(values.pid, cli);
 
+  if (values.config !== undefined) {
+    // The node would refuse this file with the same lines: say so without asking it.
+    try {
+      await cli.loadConfig(values.config);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      cli.stderr.write(
+        `${e.message}\nportal reload: not reloaded; the node keeps running as it was\n`,
+      );
+      return 1;
+    }
+  }
   let client: NodeClient;
   try {
     client = new NodeClient(await resolveTarget({ ...values, timeoutMs }, cli));
@@ -119,6 +132,9 @@ export function describeReload(body: unknown): string {
     `  devices: added ${list(devices.added)}; removed ${list(devices.removed)}; ` +
       `changed ${list(devices.changed)}`,
   );
+  if (typeof r.certificates === "string") {
+    lines.push(`  certificates: ${r.certificates}; log level: ${String(r.log_level ?? "?")}`);
+  }
   if (Array.isArray(r.needs_restart) && r.needs_restart.length > 0) {
     lines.push(`  needs a restart to change: ${r.needs_restart.join(", ")} (kept as running)`);
   }

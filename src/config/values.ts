@@ -35,7 +35,14 @@ const OFF = "off";
 export const NAME_RULE_TEXT = "1-64 characters of A-Z a-z 0-9 . _ -";
 
 /** Node names that would shadow a path of their own under /node (PATHS.md). */
-export const RESERVED_NODE_NAMES: readonly string[] = [".", "..", "peers", "status", "audit"];
+export const RESERVED_NODE_NAMES: readonly string[] = [
+  ".",
+  "..",
+  "peers",
+  "status",
+  "audit",
+  "reload",
+];
 
 /** Why `name` cannot name a node (this one or a peer), or null when it can. */
 export function nodeNameProblem(name: string): string | null {

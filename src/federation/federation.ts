@@ -214,15 +214,17 @@ export class Federation {
   /**
    * Leaves gracefully: tells every neighbour it is shutting down (they stop
    * sending new work and fail over at once), answers new requests 503, lets
-   * what is in flight finish for up to `graceMs`, then stops.
+   * what is in flight finish for up to `graceMs`, then stops. False when
+   * requests were still in flight at the deadline (they fail then).
    */
-  async drain(graceMs: number): Promise<void> {
-    if (this.#stopping || this.#server.draining) return;
+  async drain(graceMs: number): Promise<boolean> {
+    if (this.#stopping || this.#server.draining) return true;
     this.#server.draining = true;
     for (const link of this.#peers.links()) this.sendEvent(link.peer, LEAVING_TOPIC, {});
     const idle = () => this.#server.running + this.#pending.size + this.#relay.inFlight === 0;
-    await waitUntil(this.#clock, idle, graceMs);
+    const finished = await waitUntil(this.#clock, idle, graceMs);
     await this.stop();
+    return finished;
   }
 
   /**

@@ -160,11 +160,14 @@ export class HttpConnection {
     }
   }
 
-  /** Ends the connection after the answer in flight, if any; an idle one closes now. */
-  stop(reason: string): void {
+  /**
+   * Ends the connection after the answer in flight, if any; an idle one closes
+   * now. The request in flight is told to give up, unless `finish` (a drain).
+   */
+  stop(reason: string, finish = false): void {
     this.#stopping = true;
     if (this.#request === null) this.close();
-    else this.#request.abort(new Error(reason));
+    else if (!finish) this.#request.abort(new Error(reason));
   }
 
   // ---- reading ---------------------------------------------------------------------

@@ -46,10 +46,10 @@ export interface HttpServer {
   readonly connections: number;
   /**
    * Stops accepting, closes idle connections, lets answers in flight finish
-   * (their requests' signals abort at once), and closes whatever is left
-   * after `graceMs`.
+   * (their requests' signals abort at once, unless `finish`: then they run to
+   * their answer), and closes whatever is left after `graceMs`.
    */
-  shutdown(graceMs?: number): Promise<void>;
+  shutdown(graceMs?: number, options?: { readonly finish?: boolean }): Promise<void>;
 }
 
 interface Held {
@@ -164,7 +164,7 @@ export function serveHttp(options: HttpServerOptions): HttpServer {
     get connections() {
       return live.size;
     },
-    shutdown(graceMs = 2000) {
+    shutdown(graceMs = 2000, how = {}) {
       stopped ??= (async () => {
         closing = true;
         loop.stop();
@@ -175,7 +175,7 @@ export function serveHttp(options: HttpServerOptions): HttpServer {
         }
         await loop.done;
         const all = [...live];
-        for (const h of all) h.conn.stop("the HTTP API is shutting down");
+        for (const h of all) h.conn.stop("the HTTP API is shutting down", how.finish ?? false);
         let timer: unknown = null;
         const late = new Promise<void>((resolve) => {
           timer = clock.setTimeout(resolve, graceMs);

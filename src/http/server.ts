@@ -17,16 +17,17 @@ import type { HttpConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { CallerRole, PathRequest, PathResponse, PathService } from "../paths/mod.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
-import { parseHostPort } from "../util/host.ts";
 import type { Method } from "../wire/constants.ts";
 import { Status } from "../wire/constants.ts";
 import type { JsonObject } from "../wire/messages.ts";
-import { bearerChecker, type TokenCheck } from "./auth.ts";
+import { type ApiAuth, apiAuth, type TokenCheck } from "./auth.ts";
 import type { HttpReply, HttpRequest } from "./conn.ts";
 import { createHttpExtras, type HttpExtrasOptions } from "./extras.ts";
 import { HttpError } from "./http1.ts";
 import { type HttpServer, serveHttp } from "./listen.ts";
 import { crossSiteRefusal } from "./same_origin.ts";
+
+export { allowedHostNames } from "./auth.ts";
 
 /** Largest POST body accepted by default: 1 MiB, the federation's default frame bound. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -66,6 +67,16 @@ export interface HttpApi {
   readonly connections: number;
   /** Stops listening, aborts requests in flight and waits for their connections to close. */
   shutdown(): Promise<void>;
+  /**
+   * Stops listening and closes idle connections; requests in flight run to
+   * their answer (for up to `graceMs`), then their connections close too.
+   */
+  drain(graceMs: number): Promise<void>;
+  /**
+   * A reload: token, read_token and allowed_hosts apply to the next request;
+   * returns the keys that need a restart (`listen`), which keep their value.
+   */
+  reconfigure(config: HttpConfig): string[];
 }
 
 /** Why the API could not start. */
@@ -89,15 +100,6 @@ const ALLOWED_METHODS = "GET, HEAD, POST";
 /** Who is asking: a token's role, or nobody (no token sent where one is needed). */
 type Caller = CallerRole | "anonymous";
 
-/** The Host names served without a token: loopback names, the listen address, or `allowed_hosts`. */
-export function allowedHostNames(config: HttpConfig): ReadonlySet<string> {
-  if (config.allowedHosts !== null) return new Set(config.allowedHosts.map((h) => h.toLowerCase()));
-  const names = new Set(["localhost", "127.0.0.1", "::1"]);
-  const listen = config.listen?.hostname;
-  if (listen && listen !== "0.0.0.0" && listen !== "::") names.add(listen.toLowerCase());
-  return names;
-}
-
 /** Starts the HTTP API on `config.listen`; resolves once it is listening. */
 export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
   const { config, router } = options;
@@ -112,22 +114,8 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
   }
   const logger = options.logger.with({ component: "http" });
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const checkToken = config.token === null ? null : bearerChecker(config.token);
-  const checkRead = config.readToken === null ? null : bearerChecker(config.readToken);
-  const hosts = allowedHostNames(config);
-  /** Host header values already judged (clients send the same one again and again). */
-  const hostVerdicts = new Map<string, string | null>();
-  const foreignHost = (header: string | undefined): string | null => {
-    if (header === undefined) return null;
-    let verdict = hostVerdicts.get(header);
-    if (verdict === undefined) {
-      const host = hostOf(header);
-      verdict = host === null || hosts.has(host) ? null : host;
-      if (hostVerdicts.size >= 256) hostVerdicts.clear();
-      hostVerdicts.set(header, verdict);
-    }
-    return verdict;
-  };
+  // Replaced whole by a reload: a request reads one consistent set of tokens.
+  let auth: ApiAuth = apiAuth(config);
 
   const refused = (req: HttpRequest, path: string, reason: string) =>
     logger.warn("HTTP API request refused", {
@@ -139,6 +127,7 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
 
   /** The caller's role, or the 401 that answers a wrong token. */
   const identify = (req: HttpRequest): Caller | HttpReply => {
+    const { checkToken, checkRead } = auth;
     if (checkToken === null) return "full";
     const authorization = req.headers.get("authorization") ?? null;
     const full = checkToken(authorization);
@@ -175,14 +164,14 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
         error: "this API needs a token: send 'Authorization: Bearer <token>' ([mod_http] token)",
       }, { "www-authenticate": 'Bearer realm="portal"' });
     }
-    if (checkToken === null) {
-      const host = foreignHost(req.headers.get("host"));
+    if (auth.checkToken === null) {
+      const host = auth.foreignHost(req.headers.get("host"));
       if (host !== null) {
         if (health) return await healthStatus(router);
         refused(req, pathname, `Host '${host}' is not allowed`);
         return json(Status.Forbidden, {
           error: `Host '${host}' is not one this API answers without a token ` +
-            `(${[...hosts].join(", ")}); add it to [mod_http] allowed_hosts, or set a token`,
+            `(${[...auth.hosts].join(", ")}); add it to [mod_http] allowed_hosts, or set a token`,
         });
       }
     }
@@ -322,7 +311,7 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
   const addr = server.addr;
   logger.info("HTTP API listening", {
     address: `${addr.hostname}:${addr.port}`,
-    token: checkToken !== null,
+    token: auth.checkToken !== null,
   });
   let stopping: Promise<void> | null = null;
   return Promise.resolve({
@@ -336,6 +325,19 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
         logger.info("HTTP API stopped");
       })();
       return stopping;
+    },
+    drain: (graceMs) => {
+      stopping ??= (async () => {
+        await server.shutdown(graceMs, { finish: true });
+        logger.info("HTTP API stopped");
+      })();
+      return stopping;
+    },
+    reconfigure: (next) => {
+      auth = apiAuth(next);
+      const same = next.listen !== null &&
+        next.listen.hostname === listen.hostname && next.listen.port === listen.port;
+      return same ? [] : ["listen"];
     },
   });
 }
@@ -370,14 +372,6 @@ async function healthStatus(router: PathService): Promise<HttpReply> {
   const body = res.body as { status?: unknown } | undefined;
   const status = typeof body?.status === "string" ? body.status : res.status < 300 ? "ok" : "error";
   return json(res.status >= 200 && res.status <= 599 ? res.status : Status.Unreachable, { status });
-}
-
-/** The host name of a Host header (canonical: lowercase, IPv6 without brackets); null when absent. */
-function hostOf(header: string | undefined | null): string | null {
-  if (header === undefined || header === null) return null;
-  const parsed = parseHostPort(header, { portOptional: true, minPort: 0 });
-  // An unparsable Host is never an allowed name; keep it (cut) for the sentence.
-  return parsed.ok ? parsed.value.host.value.toLowerCase() : header.slice(0, 60).toLowerCase();
 }
 
 /** The key of one `key[=value]` query pair, %-decoded ('' when malformed). */

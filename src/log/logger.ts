@@ -16,10 +16,38 @@ export interface Logger {
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
+/**
+ * A log level that can change while the node runs (a reload): every logger
+ * made from the same options, and every `with()` child, reads it per line.
+ */
+export class LogLevelSwitch {
+  #rank: number;
+  #level: LogLevel;
+
+  constructor(level: LogLevel = "info") {
+    this.#level = level;
+    this.#rank = RANK[level];
+  }
+
+  get level(): LogLevel {
+    return this.#level;
+  }
+
+  set level(level: LogLevel) {
+    this.#level = level;
+    this.#rank = RANK[level];
+  }
+
+  /** Whether a line at `level` is written. */
+  writes(level: LogLevel): boolean {
+    return RANK[level] >= this.#rank;
+  }
+}
+
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
-  /** Lowest level written. Default `info`. */
-  level?: LogLevel;
+  /** Lowest level written, fixed or changeable at run time. Default `info`. */
+  level?: LogLevel | LogLevelSwitch;
   /** Default `text`. */
   format?: LogFormat;
   /** Where each finished line goes. Default: stderr. */
@@ -43,13 +71,16 @@ const stderrSink = (line: string) => Deno.stderr.writeSync(encoder.encode(line +
 
 /** Builds a logger writing one line per call. */
 export function createLogger(options: LoggerOptions = {}, base: LogFields = {}): Logger {
-  const min = RANK[options.level ?? "info"];
+  const level = options.level ?? "info";
+  const min = typeof level === "string" ? new LogLevelSwitch(level) : level;
+  // Children share the switch, so a level change reaches every one of them.
+  const shared = { ...options, level: min };
   const format = options.format ?? "text";
   const sink = options.sink ?? stderrSink;
   const now = options.now ?? (() => new Date());
   const journal = options.journal ?? false;
   const emit = (level: LogLevel, message: string, fields: LogFields = {}) => {
-    if (RANK[level] < min) return;
+    if (!min.writes(level)) return;
     const all = { ...base, ...fields };
     const prefix = journal ? `<${PRIORITY[level]}>` : "";
     if (format === "json") {
@@ -74,7 +105,7 @@ export function createLogger(options: LoggerOptions = {}, base: LogFields = {}):
     info: (m, f) => emit("info", m, f),
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
-    with: (fields) => createLogger(options, { ...base, ...fields }),
+    with: (fields) => createLogger(shared, { ...base, ...fields }),
   };
 }
 

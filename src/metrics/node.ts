@@ -54,6 +54,8 @@ export interface NodeMetrics {
   instrument(service: PathService): PathService;
   /** A connection the listener refused before the federation saw it (`max_connections`, `tls_handshake`). */
   refused(reason: "max_connections" | "tls_handshake" | "shed"): void;
+  /** The certificates in use after a reload re-read them. */
+  setCertificates(list: readonly WatchedCertificate[]): void;
 }
 
 const PEER_STATES = ["connected", "via-hub", "connecting", "disconnected"] as const;
@@ -71,15 +73,17 @@ export function createNodeMetrics(o: NodeMetricsOptions): NodeMetrics {
       "destination node, method and answer status: time to the answer.",
     labelNames: ["destination", "method", "status"],
   });
-  const certificates = (o.certificates ?? []).flatMap((c) => {
-    try {
-      const info = certificateInfo(c.pem, { path: c.key });
-      return [{ key: c.key, subject: info.subject, notAfter: info.notAfter.getTime() }];
-    } catch {
-      // The node started with these files; one it cannot read here has nothing to expose.
-      return [];
-    }
-  });
+  const watched = (list: readonly WatchedCertificate[]) =>
+    list.flatMap((c) => {
+      try {
+        const info = certificateInfo(c.pem, { path: c.key });
+        return [{ key: c.key, subject: info.subject, notAfter: info.notAfter.getTime() }];
+      } catch {
+        // The node runs with these files; one it cannot read here has nothing to expose.
+        return [];
+      }
+    });
+  let certificates = watched(o.certificates ?? []);
 
   const destinationOf = (path: string): string => {
     const { node } = splitRemote(path, o.name);
@@ -373,6 +377,9 @@ export function createNodeMetrics(o: NodeMetricsOptions): NodeMetrics {
     },
     refused(reason) {
       listenerRefused.set(reason, (listenerRefused.get(reason) ?? 0) + 1);
+    },
+    setCertificates(list) {
+      certificates = watched(list);
     },
   };
 }

@@ -8,7 +8,7 @@
  * reply in two writes, against 0.1 ms here), and node:tls is also what
  * verifies client certificates against a CA (PORTAL02.md §11).
  */
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
 import { certNames } from "../auth/x509.ts";
@@ -18,7 +18,13 @@ import { formatDuration } from "../util/format.ts";
 import { hostPortText } from "../util/host.ts";
 import { acceptLoop } from "./accept.ts";
 import { DEFAULT_PER_SOURCE, DEFAULT_TOTAL, FairGate, sourceOf } from "./gate.ts";
-import { type ByteStream, type Listener, type RawConn, tlsHint, TransportError } from "./types.ts";
+import {
+  type ByteStream,
+  type NodeTlsListener,
+  type RawConn,
+  tlsHint,
+  TransportError,
+} from "./types.ts";
 
 /** Bytes buffered from a socket before it is paused until the reader catches up. */
 const HIGH_WATER = 256 * 1024;
@@ -185,7 +191,7 @@ class Accepted {
  * connections, or any newcomer once `maxConnections` are open and nobody
  * holds more unauthenticated ones than its address, is closed at once.
  */
-export function openNodeTlsListener(options: NodeTlsListenOptions): Promise<Listener> {
+export function openNodeTlsListener(options: NodeTlsListenOptions): Promise<NodeTlsListener> {
   const clock = options.clock ?? systemClock;
   const handshakeMs = options.handshakeTimeoutMs ?? 5000;
   let maxConnections = options.maxConnections ?? 4096;
@@ -194,13 +200,15 @@ export function openNodeTlsListener(options: NodeTlsListenOptions): Promise<List
     perSource: options.maxUnauthenticatedPerSource ?? DEFAULT_PER_SOURCE,
     total: options.maxUnauthenticated ?? DEFAULT_TOTAL,
   });
-  const serverOptions: tls.TlsOptions = {
-    cert: options.cert,
-    key: options.key,
+  const tlsOptions = (cert: string, key: string, ca: string | null): tls.TlsOptions => ({
+    cert,
+    key,
     // A backstop only: the deadline below, from the TCP accept, comes first.
     handshakeTimeout: handshakeMs * 2,
-    ...(clientCa === null ? {} : { ca: clientCa, requestCert: true, rejectUnauthorized: true }),
-  };
+    ...(ca === null ? {} : { ca, requestCert: true, rejectUnauthorized: true }),
+  });
+  // Each connection gets its own server object made from these: replacing them is a reload.
+  let serverOptions = tlsOptions(options.cert, options.key, clientCa);
   const where = `${options.hostname}:${options.port}`;
   try {
     // A certificate or key node:tls cannot use is a start-up error, not one per dialer.
@@ -347,6 +355,22 @@ export function openNodeTlsListener(options: NodeTlsListenOptions): Promise<List
   const addr = inner.addr;
   return Promise.resolve({
     addr: { hostname: addr.hostname, port: addr.port },
+    setCredentials(c) {
+      try {
+        tls.createSecureContext({ cert: c.cert, key: c.key, ca: c.clientCa ?? undefined });
+        // node:tls takes a key that is not the certificate's; every handshake would fail.
+        if (!new X509Certificate(c.cert).checkPrivateKey(createPrivateKey(c.key))) {
+          throw new Error("the key is not the certificate's private key");
+        }
+      } catch (e) {
+        throw new TransportError(
+          "listen_failed",
+          `cannot use the new certificate: ${errorText(e)}`,
+        );
+      }
+      // Asking for client certificates is fixed at start: a new CA replaces the old one, never none.
+      serverOptions = tlsOptions(c.cert, c.key, clientCa === null ? null : c.clientCa ?? clientCa);
+    },
     accept() {
       const next = queue.shift();
       if (next) return Promise.resolve(next);

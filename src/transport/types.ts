@@ -37,6 +37,17 @@ export interface Listener {
   close(): void;
 }
 
+/** A TLS listener whose certificate can be replaced while it runs (a reload). */
+export interface NodeTlsListener extends Listener {
+  /**
+   * New connections use `cert`, `key` (and `clientCa`, when the listener asks
+   * for client certificates); open ones keep what they were made with. Throws
+   * a "listen_failed" {@link TransportError}, changing nothing, when node:tls
+   * cannot use the pair.
+   */
+  setCredentials(credentials: { cert: string; key: string; clientCa: string | null }): void;
+}
+
 /** Dials one peer. Injected so tests can use plain TCP or fail on purpose. */
 export type Dialer = (peer: PeerConfig, signal: AbortSignal) => Promise<RawConn>;
 

@@ -5,6 +5,7 @@ export {
   type IotCounters,
   type IotDeps,
   type IotModule,
+  type IotReload,
 } from "./module.ts";
 export { type DeviceView, MAX_WAITING_COMMANDS } from "./device.ts";
 export type { DeviceDriver } from "./driver.ts";
