@@ -12,7 +12,7 @@ import { memoryLogger } from "../src/log/logger.ts";
 import { generateCa, issueNodeCert } from "../src/pki/mod.ts";
 import { planConnections, probeDescriptors } from "../src/runtime/limits.ts";
 import { StartError, startNode as startInProcess } from "../src/runtime/run.ts";
-import { NodeSocketStream } from "../src/transport/node_tls.ts";
+import { NodeSocketStream } from "../src/transport/node_socket.ts";
 import { MsgType } from "../src/wire/mod.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 import {

@@ -6,7 +6,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { authDigest } from "../../src/auth/primitives.ts";
-import { NodeSocketStream } from "../../src/transport/node_tls.ts";
+import { NodeSocketStream } from "../../src/transport/node_socket.ts";
 import {
   decodeJsonObject,
   encodeAuthResponse,

@@ -17,97 +17,9 @@ import { errorText } from "../util/errors.ts";
 import { formatDuration } from "../util/format.ts";
 import { hostPortText } from "../util/host.ts";
 import { acceptLoop } from "./accept.ts";
+import { NodeSocketStream } from "./node_socket.ts";
 import { DEFAULT_PER_SOURCE, DEFAULT_TOTAL, FairGate, sourceOf } from "./gate.ts";
-import {
-  type ByteStream,
-  type NodeTlsListener,
-  type RawConn,
-  tlsHint,
-  TransportError,
-} from "./types.ts";
-
-/** Bytes buffered from a socket before it is paused until the reader catches up. */
-const HIGH_WATER = 256 * 1024;
-
-/** A node:tls socket seen as the ByteStream a FrameConnection reads and writes. */
-export class NodeSocketStream implements ByteStream {
-  readonly #socket: tls.TLSSocket;
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
-  #ended = false;
-  #error: Error | null = null;
-  #wake: (() => void) | null = null;
-
-  readonly #onClose: (() => void) | null;
-
-  /** `onClose` runs once the socket is closed, from either side. */
-  constructor(socket: tls.TLSSocket, onClose?: () => void) {
-    this.#socket = socket;
-    this.#onClose = onClose ?? null;
-    socket.on("data", (d: Uint8Array) => {
-      this.#chunks.push(d);
-      this.#buffered += d.byteLength;
-      if (this.#buffered > HIGH_WATER) socket.pause();
-      this.#notify();
-    });
-    socket.on("end", () => {
-      this.#ended = true;
-      this.#notify();
-    });
-    socket.on("close", () => {
-      this.#ended = true;
-      this.#notify();
-      this.#onClose?.();
-    });
-    socket.on("error", (e: Error) => {
-      this.#error = e;
-      this.#notify();
-    });
-  }
-
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
-  }
-
-  async read(p: Uint8Array): Promise<number | null> {
-    while (this.#chunks.length === 0) {
-      if (this.#error) throw this.#error;
-      if (this.#ended) return null;
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
-    let n = 0;
-    while (n < p.byteLength && this.#chunks.length > 0) {
-      const head = this.#chunks[0];
-      const take = Math.min(head.byteLength, p.byteLength - n);
-      p.set(head.subarray(0, take), n);
-      n += take;
-      if (take === head.byteLength) this.#chunks.shift();
-      else this.#chunks[0] = head.subarray(take);
-    }
-    this.#buffered -= n;
-    if (this.#buffered <= HIGH_WATER / 2 && this.#socket.isPaused()) this.#socket.resume();
-    return n;
-  }
-
-  write(p: Uint8Array): Promise<number> {
-    return new Promise((resolve, reject) => {
-      if (this.#socket.destroyed) {
-        reject(new Error("connection closed"));
-        return;
-      }
-      this.#socket.write(p, (err?: Error | null) => err ? reject(err) : resolve(p.byteLength));
-    });
-  }
-
-  close(): void {
-    this.#socket.destroy();
-    this.#ended = true;
-    this.#notify();
-    this.#onClose?.();
-  }
-}
+import { type NodeTlsListener, type RawConn, tlsHint, TransportError } from "./types.ts";
 
 /** Options of {@link openNodeTlsListener}. */
 export interface NodeTlsListenOptions {

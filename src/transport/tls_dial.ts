@@ -8,7 +8,7 @@
 import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import tls from "node:tls";
-import { NodeSocketStream } from "./node_tls.ts";
+import { NodeSocketStream } from "./node_socket.ts";
 import { type RawConn, tlsHint, TransportError } from "./types.ts";
 
 /** This node's certificate and key, presented to listeners that ask for them. */
