@@ -7,6 +7,7 @@
  * stream, both with the token in an `Authorization` header (EventSource
  * cannot send one, so the stream is read with fetch and parsed here).
  */
+import { parseSseBlock } from "../src/util/sse.ts";
 
 /** A failed request: its HTTP status (0 when the node could not be reached) and sentence. */
 export class ApiError extends Error {
@@ -125,21 +126,12 @@ export class Api {
 
 /** One SSE block (`event:`, `data:` lines; comments ignored); null for a comment alone. */
 export function parseBlock(block: string): StreamEvent | null {
-  let event = "message";
-  const data: string[] = [];
-  for (const line of block.split("\n")) {
-    if (line.startsWith(":")) continue;
-    const colon = line.indexOf(":");
-    const field = colon < 0 ? line : line.slice(0, colon);
-    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-    if (field === "event") event = value;
-    else if (field === "data") data.push(value);
-  }
-  if (data.length === 0) return null;
+  const parsed = parseSseBlock(block);
+  if (parsed === null) return null;
   try {
-    return { event, data: JSON.parse(data.join("\n")) };
+    return { event: parsed.event, data: JSON.parse(parsed.data) };
   } catch {
-    return { event, data: data.join("\n") };
+    return { event: parsed.event, data: parsed.data };
   }
 }
 

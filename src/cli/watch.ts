@@ -5,6 +5,7 @@
  * ends the stream.
  */
 import { clip } from "../util/format.ts";
+import { parseSseBlock } from "../util/sse.ts";
 import { ClientError, type NodeClient } from "./client.ts";
 
 /** One change, as the stream gives it. */
@@ -150,19 +151,10 @@ export async function watchEvents(
 
 /** One SSE block as `{event, data}` (data parsed as JSON); null for comments and keep-alives. */
 export function parseBlock(block: string): { event: string; data: unknown } | null {
-  let event = "message";
-  const data: string[] = [];
-  for (const line of block.split("\n")) {
-    if (line.startsWith(":")) continue;
-    const colon = line.indexOf(":");
-    const field = colon < 0 ? line : line.slice(0, colon);
-    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-    if (field === "event") event = value;
-    else if (field === "data") data.push(value);
-  }
-  if (data.length === 0) return null;
+  const parsed = parseSseBlock(block);
+  if (parsed === null) return null;
   try {
-    return { event, data: JSON.parse(data.join("\n")) };
+    return { event: parsed.event, data: JSON.parse(parsed.data) };
   } catch {
     return null;
   }
