@@ -112,10 +112,14 @@ export class PresenceAnnouncer {
     this.#timer = null;
     this.#lastFlush = this.#o.clock.now();
     const links = [...this.#o.links()].filter((l) => l.conn.isOpen);
+    const wants = this.#o.wants ?? (() => true);
+    const delta = links.length > this.#deltaAbove;
+    // A hub of thousands of bare clients has nobody to tell: skip building the set.
+    const anyone = links.some((l) => wants(l.peer) || (!delta && !this.#greeted.has(l.id)));
+    if (!anyone) return;
     const current = new Map<string, number | null>();
     for (const l of links) current.set(l.peer, l.heartbeat.latencyMs);
     const entries: PresenceEntry[] = [...current].map(([name, rttMs]) => ({ name, rttMs }));
-    const delta = links.length > this.#deltaAbove;
     let up: PresenceEntry[] = [];
     let down: string[] = [];
     if (delta) {
@@ -124,7 +128,6 @@ export class PresenceAnnouncer {
       );
       down = [...this.#announced.keys()].filter((n) => !current.has(n));
     }
-    const wants = this.#o.wants ?? (() => true);
     for (const link of links) {
       let a: Announcement;
       if (!wants(link.peer)) {

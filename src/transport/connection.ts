@@ -62,7 +62,8 @@ export class FrameConnection {
   readonly #stream: ByteStream;
   readonly #decoder: FrameDecoder;
   readonly #maxOutbound: number;
-  #readBuf: Uint8Array;
+  /** Allocated on the first read, for streams without `readChunk`. */
+  #readBuf: Uint8Array | null = null;
   readonly #maxReadBuf: number;
   #handlers: FrameConnectionHandlers | null = null;
   #state: ConnState = { kind: "open" };
@@ -78,7 +79,6 @@ export class FrameConnection {
     this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
     this.#maxOutbound = options.maxOutboundBytes ?? 8 * 1024 * 1024;
     this.#maxReadBuf = options.readBufferBytes ?? 64 * 1024;
-    this.#readBuf = new Uint8Array(Math.min(2048, this.#maxReadBuf));
   }
 
   /** Starts reading; frames and the close go to `handlers` (replaceable later). */
@@ -159,10 +159,11 @@ export class FrameConnection {
   }
 
   async #read(): Promise<void> {
+    const stream = this.#stream;
     for (;;) {
-      let n: number | null;
+      let chunk: Uint8Array | null;
       try {
-        n = await this.#stream.read(this.#readBuf);
+        chunk = stream.readChunk ? await stream.readChunk() : await this.#readInto();
       } catch (e) {
         // rustls reports a peer that closed without TLS close_notify as UnexpectedEof:
         // for PORTAL02 that is an ordinary end of stream (frames are self-delimiting).
@@ -174,15 +175,14 @@ export class FrameConnection {
         return;
       }
       if (this.#state.kind !== "open") return;
-      if (n === null) {
+      if (chunk === null) {
         this.close({ kind: "eof" });
         return;
       }
       try {
-        this.#decoder.push(this.#readBuf.subarray(0, n));
-        if (n === this.#readBuf.byteLength && n < this.#maxReadBuf) {
-          this.#readBuf = new Uint8Array(Math.min(n * 2, this.#maxReadBuf));
-        }
+        // Borrowed: frames are handled before the next read reuses the bytes, and
+        // the decoder copies only what waits for the rest of its frame.
+        this.#decoder.push(chunk, true);
         for (let f = this.#decoder.next(); f !== null; f = this.#decoder.next()) {
           this.#handlers?.onFrame(f);
           if (this.#state.kind !== "open") return;
@@ -193,6 +193,19 @@ export class FrameConnection {
         return;
       }
     }
+  }
+
+  /** One read into the reused buffer, which doubles (up to its bound) while reads fill it. */
+  async #readInto(): Promise<Uint8Array | null> {
+    let buf = this.#readBuf;
+    if (buf === null) buf = this.#readBuf = new Uint8Array(Math.min(2048, this.#maxReadBuf));
+    const n = await this.#stream.read(buf);
+    if (n === null) return null;
+    if (n === buf.byteLength && n < this.#maxReadBuf) {
+      // The filled buffer is still being decoded from: the next read gets a new one.
+      this.#readBuf = new Uint8Array(Math.min(n * 2, this.#maxReadBuf));
+    }
+    return buf.subarray(0, n);
   }
 }
 

@@ -39,7 +39,8 @@ export class NodeSocketStream implements ByteStream {
     this.#socket = socket;
     this.#onClose = onClose ?? null;
     socket.on("data", (d: Uint8Array) => {
-      this.#chunks.push(d);
+      // A plain view, not a Buffer: Buffer#slice shares memory where Uint8Array#slice copies.
+      this.#chunks.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
       this.#buffered += d.byteLength;
       if (this.#buffered > HIGH_WATER) socket.pause();
       this.#notify();
@@ -65,12 +66,26 @@ export class NodeSocketStream implements ByteStream {
     wake?.();
   }
 
-  async read(p: Uint8Array): Promise<number | null> {
+  async readChunk(): Promise<Uint8Array | null> {
+    if (!(await this.#ready())) return null;
+    const chunk = this.#chunks.shift()!;
+    this.#buffered -= chunk.byteLength;
+    if (this.#buffered <= HIGH_WATER / 2 && this.#socket.isPaused()) this.#socket.resume();
+    return chunk;
+  }
+
+  /** Waits for a chunk; false at the end of the stream. */
+  async #ready(): Promise<boolean> {
     while (this.#chunks.length === 0) {
       if (this.#error) throw this.#error;
-      if (this.#ended) return null;
+      if (this.#ended) return false;
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
+    return true;
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    if (!(await this.#ready())) return null;
     let n = 0;
     while (n < p.byteLength && this.#chunks.length > 0) {
       const head = this.#chunks[0];
@@ -146,7 +161,7 @@ export interface NodeTlsListenOptions {
 /** Descriptors left spare below the count at which accept ran out, for refusing and housekeeping. */
 const EXHAUSTED_SPARE = 16;
 
-/** Largest read from a socket; reads start at 4 KiB and grow while they come back full. */
+/** Largest read from a socket; reads start at 1 KiB and grow while they come back full. */
 const MAX_READ = 64 * 1024;
 
 /** One accepted connection, from the TCP accept until it closes. */
@@ -388,7 +403,8 @@ function socketDuplex(
   conn: Deno.TcpConn,
   onEnd: () => void,
 ): { duplex: Duplex; received: () => number } {
-  let size = 4096;
+  // Small while idle (a PING is one 40-byte record): a pending read holds its buffer.
+  let size = 1024;
   let reading = false;
   let received = 0;
   const duplex: Duplex = new Duplex({
