@@ -23,7 +23,8 @@ function agree(text: string): void {
   assert.notEqual(f, null, `scanner refused ${text}`);
   const o = JSON.parse(text) as Record<string, unknown>;
   for (const key of Object.keys(f as object) as (keyof ScannedFields)[]) {
-    const v = (f as ScannedFields)[key]!;
+    const v = (f as ScannedFields)[key];
+    if (v === undefined) continue;
     const want = o[key];
     const got = v.kind === "string"
       ? scannedString(body, v)
@@ -33,7 +34,8 @@ function agree(text: string): void {
     assert.deepEqual(got, want, `${key} of ${text}`);
   }
   for (const key of ["id", "src", "dst", "ttl", "status", "topic", "args"]) {
-    assert.equal(key in (f as object), key in o, `${key} present in ${text}`);
+    const got = (f as Record<string, unknown>)[key] !== undefined;
+    assert.equal(got, key in o, `${key} present in ${text}`);
   }
 }
 

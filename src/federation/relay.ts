@@ -66,8 +66,8 @@ export class Relay {
       out.drop(`no route to ${dst} to relay a message from ${msg.src}`);
       return;
     }
-    // Responses and events carry no ttl: forward the exact bytes.
-    if (out.write(link, frame.type, frame.body.slice())) out.counters.relayed++;
+    // Responses and events carry no ttl: forward the exact bytes (send() copies them).
+    if (out.write(link, frame.type, frame.body)) out.counters.relayed++;
   }
 
   /**
@@ -81,12 +81,11 @@ export class Relay {
       const ttl = m.ttl ?? DEFAULT_TTL;
       const link = this.#requestRoute(from, m.src, m.id, m.dst, ttl);
       if (link === null) return;
-      // The decoder reuses its buffer: the queued frame needs its own bytes.
-      const copy = frame.body.slice();
+      // In place: the body is ours until the next read, and send() copies it.
       const ttlAt = m.fields.ttl;
       const body = ttlAt === undefined
-        ? appendMember(copy, "ttl", String(ttl - 1))
-        : patchNumber(copy, ttlAt, ttl - 1);
+        ? appendMember(frame.body, "ttl", String(ttl - 1))
+        : patchNumber(frame.body, ttlAt, ttl - 1);
       this.#sendRequest(link, m.src, m.id, m.dst, m.timeoutMs, body);
       return;
     }
@@ -99,7 +98,7 @@ export class Relay {
       out.drop(`no route to ${m.dst} to relay a message from ${m.src}`);
       return;
     }
-    if (out.write(link, frame.type, frame.body.slice())) out.counters.relayed++;
+    if (out.write(link, frame.type, frame.body)) out.counters.relayed++;
   }
 
   /** Fails, at their origins, the relayed requests that left on a link now lost. */

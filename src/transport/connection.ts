@@ -54,6 +54,11 @@ export interface FrameConnectionHandlers {
   onClose(reason: CloseReason): void;
 }
 
+/** Smallest write buffer: a few small frames. */
+const MIN_OUT_BYTES = 512;
+/** A write buffer larger than this is not kept for the next batch. */
+const MAX_KEPT_OUT_BYTES = 256 * 1024;
+
 type ConnState =
   | { readonly kind: "open" }
   | { readonly kind: "closed"; readonly reason: CloseReason };
@@ -68,8 +73,16 @@ export class FrameConnection {
   readonly #maxReadBuf: number;
   #handlers: FrameConnectionHandlers | null = null;
   #state: ConnState = { kind: "open" };
-  #queue: { type: MsgType; body: Uint8Array }[] = [];
+  /**
+   * Frames queued for the next write, laid out as they go on the wire: a
+   * frame is copied in when it is queued, so its body may be a view that the
+   * caller reuses (a relayed frame, straight from the decoder). Allocated on
+   * demand, dropped when the link goes quiet.
+   */
+  #out: Uint8Array | null = null;
   #queuedBytes = 0;
+  /** The buffer of the write in flight, reused for the next batch once that write is done. */
+  #spare: Uint8Array | null = null;
   #writing = false;
   #readLoop: Promise<void> | null = null;
   #writeLoop: Promise<void> = Promise.resolve();
@@ -97,15 +110,31 @@ export class FrameConnection {
     return this.#state.kind === "open";
   }
 
-  /** Queues one frame; returns false when the connection is closed or just got closed as slow. */
+  /**
+   * Queues one frame (copying its body: the caller may reuse it at once);
+   * returns false when the connection is closed or just got closed as slow.
+   */
   send(type: MsgType, body: Uint8Array): boolean {
     if (this.#state.kind !== "open") return false;
-    this.#queue.push({ type, body });
-    this.#queuedBytes += HEADER_BYTES + body.byteLength;
-    if (this.#queuedBytes > this.#maxOutbound) {
-      this.close({ kind: "slow_consumer", bufferedBytes: this.#queuedBytes });
+    const at = this.#queuedBytes;
+    const end = at + HEADER_BYTES + body.byteLength;
+    if (end > this.#maxOutbound) {
+      this.close({ kind: "slow_consumer", bufferedBytes: end });
       return false;
     }
+    let out = this.#out;
+    if (out === null || out.byteLength < end) {
+      const spare = this.#spare;
+      let size = Math.max(MIN_OUT_BYTES, out?.byteLength ?? 0, spare?.byteLength ?? 0);
+      while (size < end) size *= 2;
+      const grown = spare !== null && spare.byteLength >= end ? spare : new Uint8Array(size);
+      if (grown === spare) this.#spare = null;
+      if (out !== null) grown.set(out.subarray(0, at));
+      this.#out = out = grown;
+    }
+    writeHeader(out, at, type, body.byteLength);
+    out.set(body, at + HEADER_BYTES);
+    this.#queuedBytes = end;
     if (!this.#writing) {
       this.#writing = true;
       // After this turn of the event loop, not after this microtask: every frame
@@ -121,7 +150,7 @@ export class FrameConnection {
   close(reason: CloseReason = { kind: "local", why: "closed locally" }): void {
     if (this.#state.kind !== "open") return;
     this.#state = { kind: "closed", reason };
-    this.#queue = [];
+    this.#out = this.#spare = null;
     this.#queuedBytes = 0;
     try {
       this.#stream.close();
@@ -146,19 +175,24 @@ export class FrameConnection {
   }
 
   async #flush(): Promise<void> {
-    while (this.#queue.length > 0 && this.#state.kind === "open") {
-      const parts = this.#queue;
-      const size = this.#queuedBytes;
-      this.#queue = [];
+    while (this.#queuedBytes > 0 && this.#state.kind === "open") {
+      const buf = this.#out!;
+      const chunk = buf.subarray(0, this.#queuedBytes);
+      // Frames queued while this write is in flight go into the spare buffer.
+      this.#out = this.#spare;
+      this.#spare = null;
       this.#queuedBytes = 0;
-      const chunk = concat(parts, size);
       try {
         let off = 0;
         while (off < chunk.byteLength) off += await this.#stream.write(chunk.subarray(off));
       } catch (e) {
         this.close({ kind: "io", message: errorText(e) });
       }
+      if (buf.byteLength <= MAX_KEPT_OUT_BYTES) this.#spare ??= buf;
     }
+    // Quiet now: an idle link holds no write buffer.
+    if (this.#queuedBytes === 0) this.#out = null;
+    this.#spare = null;
     this.#writing = false;
   }
 
@@ -211,16 +245,4 @@ export class FrameConnection {
     }
     return buf.subarray(0, n);
   }
-}
-
-/** Header and body of every queued frame, laid out in one buffer for one write. */
-function concat(parts: readonly { type: MsgType; body: Uint8Array }[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    writeHeader(out, off, p.type, p.body.byteLength);
-    out.set(p.body, off + HEADER_BYTES);
-    off += HEADER_BYTES + p.body.byteLength;
-  }
-  return out;
 }

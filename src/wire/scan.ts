@@ -43,19 +43,18 @@ export interface ScannedFields {
 /** Nesting the scanner follows; a deeper body goes the full way (JSON.parse has its own bound). */
 export const MAX_SCAN_DEPTH = 64;
 
-const FIELDS: ReadonlySet<string> = new Set([
-  "id",
-  "src",
-  "dst",
-  "ttl",
-  "timeout_ms",
-  "method",
-  "path",
-  "args",
-  "status",
-  "error",
-  "topic",
-]);
+/** The fields the scanner reports, by the length of their name. */
+const FIELDS_BY_LENGTH: ReadonlyMap<number, readonly (keyof ScannedFields)[]> = new Map(
+  [
+    [2, ["id"]],
+    [3, ["src", "dst", "ttl"]],
+    [4, ["path", "args"]],
+    [5, ["error", "topic"]],
+    [6, ["method", "status"]],
+    [10, ["timeout_ms"]],
+  ] as const,
+);
+const FIELDS: ReadonlySet<string> = new Set([...FIELDS_BY_LENGTH.values()].flat());
 
 // Byte values, named for the grammar below.
 const QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c, COLON = 0x3a;
@@ -87,6 +86,17 @@ export function scannedString(body: Uint8Array, v: ScanValue): string {
 
 /** The value of a number, as JSON.parse gives it. */
 export function scannedNumber(body: Uint8Array, v: ScanValue): number {
+  // Plain digits (every id, ttl and status Portal sends) without building a string.
+  if (v.end - v.start <= 15) {
+    let n = 0;
+    let i = v.start;
+    for (; i < v.end; i++) {
+      const c = body[i];
+      if (c < ZERO || c > NINE) break;
+      n = n * 10 + (c - ZERO);
+    }
+    if (i === v.end) return n;
+  }
   return Number(latin1(body, v.start, v.end));
 }
 
@@ -125,13 +135,44 @@ function splice(body: Uint8Array, from: number, to: number, text: string): Uint8
 
 function latin1(b: Uint8Array, from: number, to: number): string {
   // Short spans (names, numbers) are cheaper by hand than through a decoder.
+  if (to - from <= 256) return String.fromCharCode.apply(null, b.subarray(from, to) as never);
   let out = "";
   for (let i = from; i < to; i++) out += String.fromCharCode(b[i]);
   return out;
 }
 
+/** The routing field named by the unescaped key bytes `[from, to)`, or null; no string built. */
+function fieldAt(b: Uint8Array, from: number, to: number): string | null {
+  const names = FIELDS_BY_LENGTH.get(to - from);
+  if (names === undefined) return null;
+  next: for (const name of names) {
+    for (let i = 0; i < name.length; i++) {
+      if (b[from + i] !== name.charCodeAt(i)) continue next;
+    }
+    return name;
+  }
+  return null;
+}
+
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+const KINDS: readonly ScanKind[] = ["string", "number", "object", "array", "true", "false", "null"];
+
+/** The fields of one scan: every property present from the start, so all scans share one shape. */
+class Fields {
+  id = undefined;
+  src = undefined;
+  dst = undefined;
+  ttl = undefined;
+  timeout_ms = undefined;
+  method = undefined;
+  path = undefined;
+  args = undefined;
+  status = undefined;
+  error = undefined;
+  topic = undefined;
 }
 
 /** Thrown inside the scanner to give up; never escapes it. */
@@ -167,7 +208,7 @@ class Scanner {
   #object(depth: number, top: boolean): Record<string, ScanValue> | null {
     const b = this.#b;
     if (depth >= MAX_SCAN_DEPTH) throw GIVE_UP;
-    const fields: Record<string, ScanValue> | null = top ? {} : null;
+    const fields = top ? new Fields() as unknown as Record<string, ScanValue> : null;
     this.#i++; // {
     this.#space();
     if (b[this.#i] === RBRACE) {
@@ -183,15 +224,16 @@ class Scanner {
       if (b[this.#i] !== COLON) throw GIVE_UP;
       this.#i++;
       this.#space();
-      const value = this.#value(depth + 1);
+      const start = this.#i;
+      const kind = this.#value(depth + 1);
       if (fields !== null) {
         const key = escaped
           ? JSON.parse(latin1(b, keyStart, keyEnd)) as string
-          : keyEnd - keyStart <= 12
-          ? latin1(b, keyStart + 1, keyEnd - 1)
-          : "";
+          : fieldAt(b, keyStart + 1, keyEnd - 1);
         // The last of duplicate keys wins, as in JSON.parse.
-        if (FIELDS.has(key)) fields[key] = value;
+        if (key !== null && FIELDS.has(key)) {
+          fields[key] = { kind: KINDS[kind], start, end: this.#i };
+        }
       }
       this.#space();
       const c = b[this.#i];
@@ -222,28 +264,29 @@ class Scanner {
     }
   }
 
-  #value(depth: number): ScanValue {
-    const b = this.#b;
-    const start = this.#i;
-    const c = b[start];
-    let kind: ScanKind;
+  /** A value at `#i`; returns its index in {@link KINDS}. */
+  #value(depth: number): number {
+    const c = this.#b[this.#i];
     if (c === QUOTE) {
       this.#string();
-      kind = "string";
-    } else if (c === LBRACE) {
-      this.#object(depth, false);
-      kind = "object";
-    } else if (c === LBRACKET) {
-      this.#array(depth);
-      kind = "array";
-    } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
+      return 0;
+    }
+    if (c === MINUS || (c >= ZERO && c <= NINE)) {
       this.#number();
-      kind = "number";
-    } else if (this.#word("true")) kind = "true";
-    else if (this.#word("false")) kind = "false";
-    else if (this.#word("null")) kind = "null";
-    else throw GIVE_UP;
-    return { kind, start, end: this.#i };
+      return 1;
+    }
+    if (c === LBRACE) {
+      this.#object(depth, false);
+      return 2;
+    }
+    if (c === LBRACKET) {
+      this.#array(depth);
+      return 3;
+    }
+    if (this.#word("true")) return 4;
+    if (this.#word("false")) return 5;
+    if (this.#word("null")) return 6;
+    throw GIVE_UP;
   }
 
   #word(w: string): boolean {
