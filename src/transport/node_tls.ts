@@ -16,6 +16,7 @@ import { type Clock, systemClock, type TimerHandle } from "../util/clock.ts";
 import { errorText } from "../util/errors.ts";
 import { formatDuration } from "../util/format.ts";
 import { hostPortText } from "../util/host.ts";
+import { SharedTimers } from "../util/timers.ts";
 import { acceptLoop } from "./accept.ts";
 import { DEFAULT_PER_SOURCE, DEFAULT_TOTAL, FairGate, sourceOf } from "./gate.ts";
 import { type ByteStream, type Listener, type RawConn, TransportError } from "./types.ts";
@@ -201,7 +202,8 @@ class Accepted {
  * holds more unauthenticated ones than its address, is closed at once.
  */
 export function openNodeTlsListener(options: NodeTlsListenOptions): Promise<Listener> {
-  const clock = options.clock ?? systemClock;
+  // Handshake deadlines of a join storm (and accept pauses) share one runtime timer.
+  const clock = new SharedTimers(options.clock ?? systemClock);
   const handshakeMs = options.handshakeTimeoutMs ?? 5000;
   let maxConnections = options.maxConnections ?? 4096;
   const clientCa = options.clientCa ?? null;
