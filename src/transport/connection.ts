@@ -1,14 +1,13 @@
 /**
  * A framed PORTAL02 connection: a read loop feeding the decoder and one
  * writer that coalesces every frame queued while the previous write was in
- * flight (or in the same turn of the event loop) into one write, because Nagle stays on for
+ * flight (or in the same tick) into one write, because Nagle stays on for
  * TLS and a write per frame stalls ~40 ms.
  */
 import { type Frame, FrameDecoder, HEADER_BYTES, type MsgType, writeHeader } from "../wire/mod.ts";
 import { WireError } from "../wire/errors.ts";
 import { errorText } from "../util/errors.ts";
 import type { ByteStream } from "./types.ts";
-import { setImmediate } from "node:timers";
 
 /** Why a connection ended. */
 export type CloseReason =
@@ -137,11 +136,10 @@ export class FrameConnection {
     this.#queuedBytes = end;
     if (!this.#writing) {
       this.#writing = true;
-      // After this turn of the event loop, not after this microtask: every frame
-      // that the reads completed together produce (16 relayed requests at C=16)
-      // joins one write. Measured on a relay: a third less CPU per request than
-      // flushing at the first microtask checkpoint.
-      this.#writeLoop = new Promise<void>((r) => setImmediate(r)).then(() => this.#flush());
+      // A microtask lets every frame queued in this tick join the first write.
+      // (Waiting for the end of the event loop's turn with setImmediate was
+      // measured on a quiet machine: slower, 13 k against 20 k relayed req/s.)
+      this.#writeLoop = Promise.resolve().then(() => this.#flush());
     }
     return true;
   }
