@@ -17,7 +17,7 @@ import { RawClient } from "./helpers/raw_client.ts";
 import { FakeClock, within } from "./kit/mod.ts";
 
 /** A Heartbeat on a fake clock that records what it sends and when it gives up. */
-function beat(options: { intervalMs?: number; maxMissed?: number } = {}) {
+function beat(options: { intervalMs?: number; maxMissed?: number; slotMs?: number } = {}) {
   const clock = new FakeClock();
   const pings: { at: number; body: Uint8Array }[] = [];
   const dead: { at: number; missed: number }[] = [];
@@ -50,6 +50,18 @@ Deno.test("Heartbeat pings at 10, 20 and 30 s and declares the link dead at 40 s
   clock.advance(100_000);
   assert.equal(dead.length, 1, "onDead is called once");
   assert.equal(hb.latencyMs, null, "no pong, no latency");
+});
+
+Deno.test("Heartbeat with slotMs pings at the next slot after each interval, so links share wake-ups", () => {
+  const { clock, hb, pings } = beat({ intervalMs: 1_000, slotMs: 100, maxMissed: 9 });
+  clock.advance(1_234);
+  hb.start();
+  clock.advance(2_065);
+  assert.deepEqual(pings.map((p) => p.at), [2_300], "1 234 + 1 000, up to the next slot");
+  clock.advance(1);
+  clock.advance(1_000);
+  assert.deepEqual(pings.map((p) => p.at), [2_300, 3_300, 4_300], "then exactly on the interval");
+  hb.stop();
 });
 
 Deno.test("Heartbeat.pong() resets the missed count and sets latencyMs from the clock", () => {

@@ -181,8 +181,8 @@ Deno.test("tls_client_auth = require: the dialer's name must be one its certific
 });
 
 Deno.test("planConnections() leaves the federation what the free descriptors allow, and says when it is short", () => {
-  const roomy = planConnections({ free: 8512, atLeast: true }, null, true);
-  assert.deepEqual([roomy.federation, roomy.http, roomy.warning], [8192, 256, null]);
+  const roomy = planConnections({ free: 16_704, atLeast: true }, null, true);
+  assert.deepEqual([roomy.federation, roomy.http, roomy.warning], [16_384, 256, null]);
   const small = planConnections({ free: 232, atLeast: false }, null, true);
   assert.deepEqual([small.federation, small.http], [232 - 64 - 29, 29]);
   assert.match(small.warning!, /only 232 file descriptors are free, room for 139 .*LimitNOFILE=/);

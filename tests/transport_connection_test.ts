@@ -110,3 +110,24 @@ Deno.test("FrameConnection decodes frames split across reads and closes on a pro
   await conn.closed();
   assert.equal(reasons[0].kind, "protocol");
 });
+
+Deno.test("FrameConnection copies a body when it is queued, so the caller may reuse it at once", async () => {
+  const stream = new ScriptedStream();
+  const conn = new FrameConnection(stream);
+  conn.start({ onFrame: () => {}, onClose: () => {} });
+  const body = new TextEncoder().encode('{"ttl":7}');
+  conn.send(MsgType.Request, body);
+  body.fill(0x20);
+  // A second batch, larger than the first buffer, after the first write finished.
+  await settle();
+  const big = new Uint8Array(3000).fill(0x41);
+  conn.send(MsgType.Event, big);
+  big.fill(0);
+  await settle();
+  assert.deepEqual(stream.writes, [
+    encodeFrame(MsgType.Request, new TextEncoder().encode('{"ttl":7}')),
+    encodeFrame(MsgType.Event, new Uint8Array(3000).fill(0x41)),
+  ]);
+  conn.close();
+  await conn.closed();
+});

@@ -449,3 +449,28 @@ Deno.test("FrameDecoder fed 10,000 seeded random byte strings throws only known 
   }
   assert.ok(frames > 100, `only ${frames} random frames decoded`);
 });
+
+Deno.test("FrameDecoder reads borrowed chunks in place and keeps what waits before the caller reuses them", () => {
+  const samples = corpus();
+  const stream = concat(samples.map((s) => encodeFrame(s.type, s.body)));
+  for (let seed = 1; seed <= 50; seed++) {
+    const rand = mulberry32(seed);
+    const maxChunk = [3, 16, 300, 9000][seed % 4];
+    const decoder = new FrameDecoder({ maxFrameBytes: SMALL_MAX });
+    // One scratch buffer, overwritten with garbage after each drain, as a read loop reuses it.
+    const scratch = new Uint8Array(maxChunk);
+    const frames: Frame[] = [];
+    for (let at = 0; at < stream.byteLength;) {
+      const n = Math.min(randInt(rand, 1, maxChunk), stream.byteLength - at);
+      scratch.set(stream.subarray(at, at + n));
+      at += n;
+      decoder.push(scratch.subarray(0, n), true);
+      for (let f = decoder.next(); f !== null; f = decoder.next()) {
+        frames.push({ type: f.type, body: f.body.slice() });
+      }
+      scratch.fill(0xee);
+    }
+    assert.equal(decoder.buffered, 0);
+    assertFramesEqual(frames, samples, `borrowed, seed ${seed}, chunks up to ${maxChunk}`);
+  }
+});

@@ -2,7 +2,8 @@
  * PORTAL02 codec throughput: `deno bench scripts/bench/codec_bench.ts` (run.ts runs it with
  * --json and turns the mean time per frame into frames/s and MB/s). Encode is JSON
  * serialisation plus framing; decode is the streaming decoder plus JSON parsing and
- * validation, exactly what a node does per message.
+ * validation, exactly what a node does per message; relay is what a hub does with a request
+ * for another node, the old way and the new.
  */
 import {
   decodeRequest,
@@ -21,6 +22,8 @@ import {
   SMALL_REQUEST,
   SMALL_REQUEST_FRAME,
 } from "./codec_fixtures.ts";
+import { scanForRelay } from "../../src/federation/admit.ts";
+import { patchNumber } from "../../src/wire/scan.ts";
 
 type CaseName = keyof typeof CODEC_CASES;
 
@@ -65,6 +68,21 @@ bench("frame only: decode 64 KiB", "64k-frame", () => {
   const f = rawDecoder.next();
   if (f === null) throw new Error("decoder returned no frame");
   sink += f.body.byteLength;
+});
+
+// What a relay does with each REQUEST for another node: before (JSON parse, validation and a
+// re-encode with ttl - 1) and now (a byte scan, the same validation, ttl rewritten in a copy).
+const relayCtx = { localName: "hub", neighbour: "office", trusted: false };
+const relayBody = SMALL_REQUEST_FRAME.subarray(11);
+bench("relay REQUEST (small): parse + re-encode", "relay", () => {
+  const req = decodeRequest(relayBody);
+  sink += encodeJson({ ...req, ttl: (req.ttl ?? 8) - 1 }).byteLength;
+});
+
+bench("relay REQUEST (small): scan + patch ttl", "relay", () => {
+  const m = scanForRelay({ type: MsgType.Request, body: relayBody }, relayCtx);
+  if (m === null) throw new Error("scanner refused the request");
+  sink += patchNumber(relayBody.slice(), m.fields.ttl!, (m.ttl ?? 8) - 1).byteLength;
 });
 
 globalThis.addEventListener("unload", () => {

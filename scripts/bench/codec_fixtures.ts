@@ -50,4 +50,6 @@ export const CODEC_CASES = {
   "decode RESPONSE (64 KiB JSON body)": BIG_RESPONSE_FRAME.byteLength,
   "frame only: encode 64 KiB": BIG_RAW_FRAME.byteLength,
   "frame only: decode 64 KiB": BIG_RAW_FRAME.byteLength,
+  "relay REQUEST (small): parse + re-encode": SMALL_REQUEST_FRAME.byteLength,
+  "relay REQUEST (small): scan + patch ttl": SMALL_REQUEST_FRAME.byteLength,
 } as const;

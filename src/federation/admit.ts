@@ -12,11 +12,19 @@ import {
   decodeResponse,
   type EventMessage,
   type Frame,
+  Methods,
   MsgType,
   type RequestMessage,
   type ResponseMessage,
   WireError,
 } from "../wire/mod.ts";
+import {
+  scanFields,
+  type ScannedFields,
+  scannedNumber,
+  scannedString,
+  type ScanValue,
+} from "../wire/scan.ts";
 
 /** A decoded message of the federation. */
 export type Message = RequestMessage | ResponseMessage | EventMessage;
@@ -84,4 +92,88 @@ function answerable(frame: Frame, ctx: AdmitContext): { src: string; id: number 
   const ok = typeof id === "number" && Number.isSafeInteger(id) && id >= 0 &&
     typeof src === "string" && src !== "" && (src === ctx.neighbour || ctx.trusted);
   return ok ? { src: src as string, id: id as number } : null;
+}
+
+/** A message read by the scanner: what relaying it needs, and where its fields lie. */
+export interface ScannedMessage {
+  readonly src: string;
+  readonly dst: string;
+  /** The request or response id; -1 for an EVENT. */
+  readonly id: number;
+  /** A REQUEST's ttl as sent (undefined: the default). */
+  readonly ttl: number | undefined;
+  /** A REQUEST's timeout_ms (undefined: not sent). */
+  readonly timeoutMs: number | undefined;
+  /** A RESPONSE's status (0 otherwise). */
+  readonly status: number;
+  readonly fields: ScannedFields;
+}
+
+/**
+ * The relay's fast path: reads `frame` with the scanner and returns it when
+ * it is well-formed (§2, §4), addressed to another node, and sent by a
+ * neighbour that may speak for its `src` (§5). Null means "decode it with
+ * {@link admit}": a message for this node, anything the scanner does not
+ * read, and every refusal, which the full path words and counts.
+ */
+export function scanForRelay(frame: Frame, ctx: AdmitContext): ScannedMessage | null {
+  const f = scanFields(frame.body);
+  if (f === null) return null;
+  const body = frame.body;
+  const src = nonEmpty(body, f.src);
+  const dst = nonEmpty(body, f.dst);
+  if (src === null || dst === null || dst === ctx.localName || src === ctx.localName) return null;
+  if (src !== ctx.neighbour && !ctx.trusted) return null;
+  let id = -1;
+  let ttl: number | undefined;
+  let timeoutMs: number | undefined;
+  let status = 0;
+  if (frame.type === MsgType.Request) {
+    const idv = uintOf(body, f.id);
+    const t = f.ttl === undefined ? undefined : uintOf(body, f.ttl);
+    const tm = f.timeout_ms === undefined ? undefined : uintOf(body, f.timeout_ms);
+    if (idv === null || t === null || tm === null) return null;
+    if (!isMethod(body, f.method) || !startsWithSlash(body, f.path)) return null;
+    if (f.args !== undefined && f.args.kind !== "object") return null;
+    id = idv;
+    ttl = t;
+    timeoutMs = tm;
+  } else if (frame.type === MsgType.Response) {
+    const idv = uintOf(body, f.id);
+    const st = uintOf(body, f.status);
+    if (idv === null || st === null || st < 100 || st > 599) return null;
+    if (f.error !== undefined && f.error.kind !== "string") return null;
+    id = idv;
+    status = st;
+  } else if (nonEmpty(body, f.topic) === null) return null;
+  return { src, dst, id, ttl, timeoutMs, status, fields: f };
+}
+
+function nonEmpty(body: Uint8Array, v: ScanValue | undefined): string | null {
+  if (v === undefined || v.kind !== "string" || v.end - v.start <= 2) return null;
+  return scannedString(body, v);
+}
+
+function uintOf(body: Uint8Array, v: ScanValue | undefined): number | null {
+  if (v === undefined || v.kind !== "number") return null;
+  const n = scannedNumber(body, v);
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+
+const METHOD_BYTES = Methods.map((m) => `"${m}"`);
+
+function isMethod(body: Uint8Array, v: ScanValue | undefined): boolean {
+  if (v === undefined || v.kind !== "string") return false;
+  // An escaped method (legal, never sent by Portal) goes the full way.
+  for (const m of METHOD_BYTES) {
+    if (m.length !== v.end - v.start) continue;
+    let i = 0;
+    while (i < m.length && body[v.start + i] === m.charCodeAt(i)) i++;
+    if (i === m.length) return true;
+  }
+  return false;
+}
+
+function startsWithSlash(body: Uint8Array, v: ScanValue | undefined): boolean {
+  return v !== undefined && v.kind === "string" && body[v.start + 1] === 0x2f;
 }

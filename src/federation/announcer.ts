@@ -5,6 +5,8 @@
  * coalesced into one announcement per neighbour at most every 100 ms (the
  * contract allows 10 a second) and always within a second; with more than
  * 1,000 neighbours, neighbours that already have the set get only the changes.
+ * Changes go only to neighbours that speak presence themselves: a node that
+ * never announces is an older relay or a bare client, and would discard them.
  */
 import type { Link } from "../peer/peer.ts";
 import type { Clock, TimerHandle } from "../util/clock.ts";
@@ -34,10 +36,12 @@ export interface PresenceAnnouncerOptions {
   /** Neighbours beyond which deltas are sent. Default 1000 (§9). */
   readonly deltaAbove?: number;
   /**
-   * Beyond `deltaAbove` neighbours, whether a neighbour wants presence at all:
-   * one that announces presence itself (a Portal node). Sending every join
-   * to thousands of clients that discard it would cost the square of their
-   * number. Default: every neighbour.
+   * Whether a neighbour wants presence at all: one that announces presence
+   * itself (every Portal node does, right after it authenticates). Others
+   * get one set after they authenticate and no changes (none beyond
+   * `deltaAbove` neighbours): sending every join to hundreds of clients that
+   * discard it costs the square of their number (a hub with 1,000 of them
+   * sent 30 MB per round of announcements). Default: every neighbour.
    */
   readonly wants?: (peer: string) => boolean;
 }
@@ -57,8 +61,10 @@ export class PresenceAnnouncer {
   readonly #deltaAbove: number;
   /** What was last announced: name → rtt. */
   #announced = new Map<string, number | null>();
-  /** Links that got a full set since they authenticated (by link id). */
+  /** Links that want presence and hold the set (a full one, then deltas), by link id. */
   readonly #informed = new Set<number>();
+  /** Links that heard any announcement since they authenticated, by link id. */
+  readonly #greeted = new Set<number>();
   #timer: TimerHandle | null = null;
   #lastFlush = -Infinity;
   #stopped = false;
@@ -85,6 +91,7 @@ export class PresenceAnnouncer {
   /** A link went down: it needs a full set again if it comes back. */
   forget(link: Link): void {
     this.#informed.delete(link.id);
+    this.#greeted.delete(link.id);
   }
 
   /** Cancels the pending announcement; nothing is sent from now on. */
@@ -105,10 +112,14 @@ export class PresenceAnnouncer {
     this.#timer = null;
     this.#lastFlush = this.#o.clock.now();
     const links = [...this.#o.links()].filter((l) => l.conn.isOpen);
+    const wants = this.#o.wants ?? (() => true);
+    const delta = links.length > this.#deltaAbove;
+    // A hub of thousands of bare clients has nobody to tell: skip building the set.
+    const anyone = links.some((l) => wants(l.peer) || (!delta && !this.#greeted.has(l.id)));
+    if (!anyone) return;
     const current = new Map<string, number | null>();
     for (const l of links) current.set(l.peer, l.heartbeat.latencyMs);
     const entries: PresenceEntry[] = [...current].map(([name, rttMs]) => ({ name, rttMs }));
-    const delta = links.length > this.#deltaAbove;
     let up: PresenceEntry[] = [];
     let down: string[] = [];
     if (delta) {
@@ -117,17 +128,24 @@ export class PresenceAnnouncer {
       );
       down = [...this.#announced.keys()].filter((n) => !current.has(n));
     }
-    const wants = this.#o.wants ?? (() => true);
     for (const link of links) {
-      if (delta && !wants(link.peer)) continue;
       let a: Announcement;
-      if (!delta || !this.#informed.has(link.id)) {
+      if (!wants(link.peer)) {
+        // §9: every neighbour hears the set right after it authenticates (so that
+        // two nodes waiting for each other's first word still start), but only
+        // one that announces itself gets the changes; with many neighbours, not
+        // even the first set.
+        this.#informed.delete(link.id);
+        if (this.#greeted.has(link.id) || delta) continue;
         a = { full: true, nodes: entries.filter((e) => e.name !== link.peer) };
+      } else if (!delta || !this.#informed.has(link.id)) {
+        a = { full: true, nodes: entries.filter((e) => e.name !== link.peer) };
+        this.#informed.add(link.id);
       } else {
         if (up.length === 0 && down.length === 0) continue;
         a = { full: false, up: up.filter((e) => e.name !== link.peer), down };
       }
-      this.#informed.add(link.id);
+      this.#greeted.add(link.id);
       const body = encodeJson({
         src: this.#o.name,
         dst: link.peer,

@@ -24,7 +24,7 @@ import {
   type ResponseMessage,
   Status,
 } from "../wire/mod.ts";
-import { admit } from "./admit.ts";
+import { admit, scanForRelay } from "./admit.ts";
 import { LinkManager } from "./links.ts";
 import { Outbound } from "./outbound.ts";
 import { PendingRequests } from "./pending.ts";
@@ -48,6 +48,9 @@ import {
 } from "./views.ts";
 
 export type { Counters, FederationStatus, PeerView };
+
+/** How far into a body the "addressed here" hint looks (Portal writes `dst` third). */
+const DST_HINT_BYTES = 160;
 
 export type { FederationOptions, RequestOptions } from "./options.ts";
 
@@ -73,12 +76,14 @@ export class Federation {
   readonly #reachability: HubReachabilityLog;
   readonly #clock: SharedTimers;
   #stopping = false;
+  readonly #dstHere: Uint8Array;
 
   constructor(options: FederationOptions) {
     this.#o = options;
     this.#config = options.config;
     const node = options.config.node;
     this.name = node.name;
+    this.#dstHere = new TextEncoder().encode(`"dst":${JSON.stringify(node.name)}`);
     this.#log = options.logger;
     // Every deadline, heartbeat and retry of this node shares one runtime timer.
     const clock = new SharedTimers(options.clock);
@@ -352,11 +357,18 @@ export class Federation {
   // ---- inbound frames ------------------------------------------------------------
 
   #onFrame(peer: Peer, link: Link, frame: Frame): void {
-    const verdict = admit(frame, {
-      localName: this.name,
-      neighbour: peer.name,
-      trusted: peer.configured,
-    });
+    const ctx = { localName: this.name, neighbour: peer.name, trusted: peer.configured };
+    // A message for another node is relayed from its bytes (no parse, no re-encode);
+    // one for this node, and whatever the scanner leaves, is decoded in full below.
+    if (!this.#addressedHere(frame.body)) {
+      const scanned = scanForRelay(frame, ctx);
+      if (scanned !== null) {
+        this.#out.counters.received++;
+        if (scanned.src !== peer.name) this.#routes.learn(scanned.src, peer.name);
+        return this.#relay.forwardScanned(link, frame, scanned);
+      }
+    }
+    const verdict = admit(frame, ctx);
     const where = { peer: peer.name, remote: link.remote };
     if (verdict.kind === "close") {
       const { code: rule, message: detail } = verdict.error;
@@ -383,6 +395,21 @@ export class Federation {
     else if (frame.type === MsgType.Request) this.#serve(peer, msg as RequestMessage);
     else if (frame.type === MsgType.Response) this.#answered(link, msg as ResponseMessage);
     else this.#event(peer, msg as EventMessage);
+  }
+
+  /**
+   * Whether the body's first bytes say `"dst":"<this node>"`, as Portal writes
+   * it: such a message skips the relay's scanner. A hint only: the full
+   * decode decides, so a body that merely contains the text costs a scan less.
+   */
+  #addressedHere(body: Uint8Array): boolean {
+    const p = this.#dstHere;
+    const last = Math.min(body.byteLength, DST_HINT_BYTES) - p.byteLength;
+    outer: for (let i = 0; i <= last; i++) {
+      for (let k = 0; k < p.byteLength; k++) if (body[i + k] !== p[k]) continue outer;
+      return true;
+    }
+    return false;
   }
 
   /** An EVENT for this node: presence (§9) or a neighbour leaving, in its own name; others are logged. */

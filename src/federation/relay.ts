@@ -9,6 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Link } from "../peer/peer.ts";
 import type { Clock } from "../util/clock.ts";
 import {
+  decodeResponse,
   DEFAULT_TTL,
   encodeJson,
   type Frame,
@@ -17,7 +18,8 @@ import {
   type ResponseMessage,
   Status,
 } from "../wire/mod.ts";
-import type { Message } from "./admit.ts";
+import { appendMember, patchNumber } from "../wire/scan.ts";
+import type { Message, ScannedMessage } from "./admit.ts";
 import { RelayedRequests } from "./relayed.ts";
 import type { RouteTable } from "./route_table.ts";
 import type { Sender } from "./sender.ts";
@@ -55,14 +57,48 @@ export class Relay {
       this.#request(from, msg as RequestMessage);
       return;
     }
-    if (frame.type === MsgType.Response && this.#passOn(from, msg as ResponseMessage, dst)) return;
+    if (frame.type === MsgType.Response) {
+      const res = msg as ResponseMessage;
+      if (this.#passOn(from, res.src ?? "", res.id, res.status, dst, () => res.error)) return;
+    }
     const link = routes.route(dst, from);
     if (link === null) {
       out.drop(`no route to ${dst} to relay a message from ${msg.src}`);
       return;
     }
-    // Responses and events carry no ttl: forward the exact bytes.
-    if (out.write(link, frame.type, frame.body.slice())) out.counters.relayed++;
+    // Responses and events carry no ttl: forward the exact bytes (send() copies them).
+    if (out.write(link, frame.type, frame.body)) out.counters.relayed++;
+  }
+
+  /**
+   * Forwards a message the scanner read (the fast path: no JSON parse, no
+   * re-encode). The bytes go on as they came, a REQUEST's ttl rewritten in
+   * place; the decisions are those of {@link forward}.
+   */
+  forwardScanned(from: Link, frame: Frame, m: ScannedMessage): void {
+    const { out, routes } = this.#o;
+    if (frame.type === MsgType.Request) {
+      const ttl = m.ttl ?? DEFAULT_TTL;
+      const link = this.#requestRoute(from, m.src, m.id, m.dst, ttl);
+      if (link === null) return;
+      // In place: the body is ours until the next read, and send() copies it.
+      const ttlAt = m.fields.ttl;
+      const body = ttlAt === undefined
+        ? appendMember(frame.body, "ttl", String(ttl - 1))
+        : patchNumber(frame.body, ttlAt, ttl - 1);
+      this.#sendRequest(link, m.src, m.id, m.dst, m.timeoutMs, body);
+      return;
+    }
+    if (frame.type === MsgType.Response) {
+      const error = () => decodeResponse(frame.body).error;
+      if (this.#passOn(from, m.src, m.id, m.status, m.dst, error)) return;
+    }
+    const link = routes.route(m.dst, from);
+    if (link === null) {
+      out.drop(`no route to ${m.dst} to relay a message from ${m.src}`);
+      return;
+    }
+    if (out.write(link, frame.type, frame.body)) out.counters.relayed++;
   }
 
   /** Fails, at their origins, the relayed requests that left on a link now lost. */
@@ -94,56 +130,81 @@ export class Relay {
    * on in this node's name, which the origin accepts from its neighbour.
    * Returns true when handled here (passed on in our name, or dropped).
    */
-  #passOn(from: Link, res: ResponseMessage, dst: string): boolean {
-    const entry = this.#relayed.answered(from.id, dst, res.id);
-    if (entry === undefined || res.src === entry.dst) return false;
+  #passOn(
+    from: Link,
+    src: string,
+    id: number,
+    status: number,
+    dst: string,
+    error: () => string | undefined,
+  ): boolean {
+    const entry = this.#relayed.answered(from.id, dst, id);
+    if (entry === undefined || src === entry.dst) return false;
     const { out } = this.#o;
-    if (res.src !== from.peer || res.status < 400) {
-      out.drop(`response ${res.id} for ${dst} claims to come from ${res.src}, not ${entry.dst}`, {
+    if (src !== from.peer || status < 400) {
+      out.drop(`response ${id} for ${dst} claims to come from ${src}, not ${entry.dst}`, {
         peer: from.peer,
       });
       return true;
     }
     // The sentence names the node that decided; once is enough.
-    const why = res.error ?? `status ${res.status}`;
+    const why = error() ?? `status ${status}`;
     out.respond(entry.src, entry.id, {
-      status: res.status,
-      error: why.startsWith(`${res.src}: `) ? why : `${res.src}: ${why}`,
+      status,
+      error: why.startsWith(`${src}: `) ? why : `${src}: ${why}`,
     });
     out.counters.relayed++;
     return true;
   }
 
   #request(from: Link, req: RequestMessage): void {
-    const { out, routes, name } = this.#o;
     const ttl = req.ttl ?? DEFAULT_TTL;
-    if (ttl <= 0) {
-      out.respond(req.src, req.id, {
-        status: Status.Loop,
-        error: `request ${req.id} for ${req.dst} ran out of hops (ttl spent) at ${name}`,
-      });
-      return;
-    }
-    const link = routes.route(req.dst, from, "request");
-    if (link === null) {
-      out.respond(req.src, req.id, {
-        status: Status.Unreachable,
-        error: routes.noRouteSentence(req.dst),
-      });
-      return;
-    }
+    const link = this.#requestRoute(from, req.src, req.id, req.dst, ttl);
+    if (link === null) return;
     const body = encodeJson({ ...req, ttl: ttl - 1 });
+    this.#sendRequest(link, req.src, req.id, req.dst, req.timeout_ms, body);
+  }
+
+  /** The link a request goes on; null when it was answered 508 or 502 here instead. */
+  #requestRoute(from: Link, src: string, id: number, dst: string, ttl: number): Link | null {
+    const { out, routes, name } = this.#o;
+    if (ttl <= 0) {
+      out.respond(src, id, {
+        status: Status.Loop,
+        error: `request ${id} for ${dst} ran out of hops (ttl spent) at ${name}`,
+      });
+      return null;
+    }
+    const link = routes.route(dst, from, "request");
+    if (link === null) {
+      out.respond(src, id, {
+        status: Status.Unreachable,
+        error: routes.noRouteSentence(dst),
+      });
+    }
+    return link;
+  }
+
+  #sendRequest(
+    link: Link,
+    src: string,
+    id: number,
+    dst: string,
+    timeoutMs: number | undefined,
+    body: Uint8Array,
+  ): void {
+    const { out } = this.#o;
     if (!out.fits(body)) {
-      out.respond(req.src, req.id, {
+      out.respond(src, id, {
         status: Status.TooLarge,
-        error: `request ${req.id} for ${req.dst} is too large to relay (${body.byteLength} bytes)`,
+        error: `request ${id} for ${dst} is too large to relay (${body.byteLength} bytes)`,
       });
       return;
     }
     if (!out.write(link, MsgType.Request, body)) return;
     out.counters.relayed++;
     const now = this.#o.clock.now();
-    const expiresAt = now + (req.timeout_ms ?? this.#o.defaultBudgetMs());
-    this.#relayed.add(link.id, { src: req.src, id: req.id, dst: req.dst, expiresAt }, now);
+    const expiresAt = now + (timeoutMs ?? this.#o.defaultBudgetMs());
+    this.#relayed.add(link.id, { src, id, dst, expiresAt }, now);
   }
 }

@@ -47,6 +47,8 @@ export interface HttpExtras {
   public(request: Request, url: URL): Response | null;
   /** The response to a request that passed the token and origin checks, or null for the API. */
   handle(request: Request, url: URL, ctx: ExtrasContext): Response | null;
+  /** Whether `handle` may answer for `pathname`: the API skips building a Request otherwise. */
+  serves(pathname: string): boolean;
 }
 
 /** Builds the extras of one API. */
@@ -72,6 +74,10 @@ export function createHttpExtras(o: HttpExtrasOptions): HttpExtras {
   return {
     public(request, url) {
       return o.dashboard === true ? serveDashboard(request, url.pathname) : null;
+    },
+    serves(pathname) {
+      return (pathname === METRICS_PATH && o.metrics !== undefined) ||
+        (pathname === EVENTS_PATH && streams !== null);
     },
     handle(request, url, ctx) {
       const path = url.pathname;

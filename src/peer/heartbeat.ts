@@ -14,6 +14,12 @@ export interface HeartbeatOptions {
   readonly onDead: (missed: number) => void;
   /** Called with each new round trip (a PONG arrived). */
   readonly onLatency?: (ms: number) => void;
+  /**
+   * PINGs go out at the next multiple of this on the clock (0: exactly
+   * `intervalMs` apart). A hub with thousands of links then wakes once per
+   * slot for a batch of PINGs instead of once per link. Default 0.
+   */
+  readonly slotMs?: number;
 }
 
 /** Sends PINGs on a timer, matches PONGs, and declares the link dead. */
@@ -30,7 +36,7 @@ export class Heartbeat {
   >();
 
   constructor(options: HeartbeatOptions) {
-    this.#o = { intervalMs: 10_000, maxMissed: 3, onLatency: () => {}, ...options };
+    this.#o = { intervalMs: 10_000, maxMissed: 3, onLatency: () => {}, slotMs: 0, ...options };
   }
 
   /** Round-trip time of the latest PONG, or null before the first. */
@@ -110,7 +116,13 @@ export class Heartbeat {
   }
 
   #schedule(): void {
-    this.#timer = this.#o.clock.setTimeout(() => this.#tick(), this.#o.intervalMs);
+    const { clock, intervalMs, slotMs } = this.#o;
+    let ms = intervalMs;
+    if (slotMs > 0) {
+      const due = clock.now() + intervalMs;
+      ms += (slotMs - (due % slotMs)) % slotMs;
+    }
+    this.#timer = clock.setTimeout(() => this.#tick(), ms);
   }
 
   #tick(): void {

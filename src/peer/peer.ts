@@ -15,6 +15,9 @@ import { checkPingBody } from "../wire/bodies.ts";
 import { Backoff } from "./backoff.ts";
 import { Heartbeat } from "./heartbeat.ts";
 
+/** PINGs of all links go out on multiples of this (when ping_interval is 1 s or more). */
+const PING_SLOT_MS = 100;
+
 /** Which side dialed a link. */
 export type Direction = "in" | "out";
 
@@ -261,6 +264,8 @@ export class Peer {
       clock: this.#host.clock,
       intervalMs: this.#host.pingIntervalMs,
       maxMissed: this.#host.pingMaxMissed,
+      // Links' PINGs in 100 ms slots: one wake-up per slot on a hub of thousands.
+      slotMs: this.#host.pingIntervalMs >= 1000 ? PING_SLOT_MS : 0,
       sendPing: (body) => conn.send(MsgType.Ping, body),
       onDead: (missed) =>
         conn.close({ kind: "local", why: `dead peer: ${missed} pings without a pong` }),

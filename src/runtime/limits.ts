@@ -17,7 +17,7 @@ export const FD_HEADROOM = 64;
 /** Federation connections when nothing is known or set (the bound before the probe existed). */
 export const FALLBACK_CONNECTIONS = 4096;
 /** Largest federation bound derived by default: a hub for thousands of sites; set more explicitly. */
-export const MAX_DERIVED_CONNECTIONS = 8192;
+export const MAX_DERIVED_CONNECTIONS = 16_384;
 /** HTTP API connections at most; an admin API needs few, a flood must not take the federation's. */
 export const MAX_HTTP_CONNECTIONS = 256;
 /** A derived federation bound below this is worth a warning at start. */

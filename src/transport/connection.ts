@@ -53,6 +53,11 @@ export interface FrameConnectionHandlers {
   onClose(reason: CloseReason): void;
 }
 
+/** Smallest write buffer: a few small frames. */
+const MIN_OUT_BYTES = 512;
+/** A write buffer larger than this is not kept for the next batch. */
+const MAX_KEPT_OUT_BYTES = 256 * 1024;
+
 type ConnState =
   | { readonly kind: "open" }
   | { readonly kind: "closed"; readonly reason: CloseReason };
@@ -62,12 +67,21 @@ export class FrameConnection {
   readonly #stream: ByteStream;
   readonly #decoder: FrameDecoder;
   readonly #maxOutbound: number;
-  #readBuf: Uint8Array;
+  /** Allocated on the first read, for streams without `readChunk`. */
+  #readBuf: Uint8Array | null = null;
   readonly #maxReadBuf: number;
   #handlers: FrameConnectionHandlers | null = null;
   #state: ConnState = { kind: "open" };
-  #queue: { type: MsgType; body: Uint8Array }[] = [];
+  /**
+   * Frames queued for the next write, laid out as they go on the wire: a
+   * frame is copied in when it is queued, so its body may be a view that the
+   * caller reuses (a relayed frame, straight from the decoder). Allocated on
+   * demand, dropped when the link goes quiet.
+   */
+  #out: Uint8Array | null = null;
   #queuedBytes = 0;
+  /** The buffer of the write in flight, reused for the next batch once that write is done. */
+  #spare: Uint8Array | null = null;
   #writing = false;
   #readLoop: Promise<void> | null = null;
   #writeLoop: Promise<void> = Promise.resolve();
@@ -78,7 +92,6 @@ export class FrameConnection {
     this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
     this.#maxOutbound = options.maxOutboundBytes ?? 8 * 1024 * 1024;
     this.#maxReadBuf = options.readBufferBytes ?? 64 * 1024;
-    this.#readBuf = new Uint8Array(Math.min(2048, this.#maxReadBuf));
   }
 
   /** Starts reading; frames and the close go to `handlers` (replaceable later). */
@@ -96,18 +109,36 @@ export class FrameConnection {
     return this.#state.kind === "open";
   }
 
-  /** Queues one frame; returns false when the connection is closed or just got closed as slow. */
+  /**
+   * Queues one frame (copying its body: the caller may reuse it at once);
+   * returns false when the connection is closed or just got closed as slow.
+   */
   send(type: MsgType, body: Uint8Array): boolean {
     if (this.#state.kind !== "open") return false;
-    this.#queue.push({ type, body });
-    this.#queuedBytes += HEADER_BYTES + body.byteLength;
-    if (this.#queuedBytes > this.#maxOutbound) {
-      this.close({ kind: "slow_consumer", bufferedBytes: this.#queuedBytes });
+    const at = this.#queuedBytes;
+    const end = at + HEADER_BYTES + body.byteLength;
+    if (end > this.#maxOutbound) {
+      this.close({ kind: "slow_consumer", bufferedBytes: end });
       return false;
     }
+    let out = this.#out;
+    if (out === null || out.byteLength < end) {
+      const spare = this.#spare;
+      let size = Math.max(MIN_OUT_BYTES, out?.byteLength ?? 0, spare?.byteLength ?? 0);
+      while (size < end) size *= 2;
+      const grown = spare !== null && spare.byteLength >= end ? spare : new Uint8Array(size);
+      if (grown === spare) this.#spare = null;
+      if (out !== null) grown.set(out.subarray(0, at));
+      this.#out = out = grown;
+    }
+    writeHeader(out, at, type, body.byteLength);
+    out.set(body, at + HEADER_BYTES);
+    this.#queuedBytes = end;
     if (!this.#writing) {
       this.#writing = true;
       // A microtask lets every frame queued in this tick join the first write.
+      // (Waiting for the end of the event loop's turn with setImmediate was
+      // measured on a quiet machine: slower, 13 k against 20 k relayed req/s.)
       this.#writeLoop = Promise.resolve().then(() => this.#flush());
     }
     return true;
@@ -117,7 +148,7 @@ export class FrameConnection {
   close(reason: CloseReason = { kind: "local", why: "closed locally" }): void {
     if (this.#state.kind !== "open") return;
     this.#state = { kind: "closed", reason };
-    this.#queue = [];
+    this.#out = this.#spare = null;
     this.#queuedBytes = 0;
     try {
       this.#stream.close();
@@ -142,27 +173,33 @@ export class FrameConnection {
   }
 
   async #flush(): Promise<void> {
-    while (this.#queue.length > 0 && this.#state.kind === "open") {
-      const parts = this.#queue;
-      const size = this.#queuedBytes;
-      this.#queue = [];
+    while (this.#queuedBytes > 0 && this.#state.kind === "open") {
+      const buf = this.#out!;
+      const chunk = buf.subarray(0, this.#queuedBytes);
+      // Frames queued while this write is in flight go into the spare buffer.
+      this.#out = this.#spare;
+      this.#spare = null;
       this.#queuedBytes = 0;
-      const chunk = concat(parts, size);
       try {
         let off = 0;
         while (off < chunk.byteLength) off += await this.#stream.write(chunk.subarray(off));
       } catch (e) {
         this.close({ kind: "io", message: errorText(e) });
       }
+      if (buf.byteLength <= MAX_KEPT_OUT_BYTES) this.#spare ??= buf;
     }
+    // Quiet now: an idle link holds no write buffer.
+    if (this.#queuedBytes === 0) this.#out = null;
+    this.#spare = null;
     this.#writing = false;
   }
 
   async #read(): Promise<void> {
+    const stream = this.#stream;
     for (;;) {
-      let n: number | null;
+      let chunk: Uint8Array | null;
       try {
-        n = await this.#stream.read(this.#readBuf);
+        chunk = stream.readChunk ? await stream.readChunk() : await this.#readInto();
       } catch (e) {
         // rustls reports a peer that closed without TLS close_notify as UnexpectedEof:
         // for PORTAL02 that is an ordinary end of stream (frames are self-delimiting).
@@ -174,15 +211,14 @@ export class FrameConnection {
         return;
       }
       if (this.#state.kind !== "open") return;
-      if (n === null) {
+      if (chunk === null) {
         this.close({ kind: "eof" });
         return;
       }
       try {
-        this.#decoder.push(this.#readBuf.subarray(0, n));
-        if (n === this.#readBuf.byteLength && n < this.#maxReadBuf) {
-          this.#readBuf = new Uint8Array(Math.min(n * 2, this.#maxReadBuf));
-        }
+        // Borrowed: frames are handled before the next read reuses the bytes, and
+        // the decoder copies only what waits for the rest of its frame.
+        this.#decoder.push(chunk, true);
         for (let f = this.#decoder.next(); f !== null; f = this.#decoder.next()) {
           this.#handlers?.onFrame(f);
           if (this.#state.kind !== "open") return;
@@ -194,16 +230,17 @@ export class FrameConnection {
       }
     }
   }
-}
 
-/** Header and body of every queued frame, laid out in one buffer for one write. */
-function concat(parts: readonly { type: MsgType; body: Uint8Array }[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    writeHeader(out, off, p.type, p.body.byteLength);
-    out.set(p.body, off + HEADER_BYTES);
-    off += HEADER_BYTES + p.body.byteLength;
+  /** One read into the reused buffer, which doubles (up to its bound) while reads fill it. */
+  async #readInto(): Promise<Uint8Array | null> {
+    let buf = this.#readBuf;
+    if (buf === null) buf = this.#readBuf = new Uint8Array(Math.min(2048, this.#maxReadBuf));
+    const n = await this.#stream.read(buf);
+    if (n === null) return null;
+    if (n === buf.byteLength && n < this.#maxReadBuf) {
+      // The filled buffer is still being decoded from: the next read gets a new one.
+      this.#readBuf = new Uint8Array(Math.min(n * 2, this.#maxReadBuf));
+    }
+    return buf.subarray(0, n);
   }
-  return out;
 }

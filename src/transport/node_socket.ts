@@ -25,7 +25,8 @@ export class NodeSocketStream implements ByteStream {
     this.#socket = socket;
     this.#onClose = onClose ?? null;
     socket.on("data", (d: Uint8Array) => {
-      this.#chunks.push(d);
+      // A plain view, not a Buffer: Buffer#slice shares memory where Uint8Array#slice copies.
+      this.#chunks.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
       this.#buffered += d.byteLength;
       if (this.#buffered > HIGH_WATER) socket.pause();
       this.#notify();
@@ -51,12 +52,26 @@ export class NodeSocketStream implements ByteStream {
     wake?.();
   }
 
-  async read(p: Uint8Array): Promise<number | null> {
+  async readChunk(): Promise<Uint8Array | null> {
+    if (!(await this.#ready())) return null;
+    const chunk = this.#chunks.shift()!;
+    this.#buffered -= chunk.byteLength;
+    if (this.#buffered <= HIGH_WATER / 2 && this.#socket.isPaused()) this.#socket.resume();
+    return chunk;
+  }
+
+  /** Waits for a chunk; false at the end of the stream. */
+  async #ready(): Promise<boolean> {
     while (this.#chunks.length === 0) {
       if (this.#error) throw this.#error;
-      if (this.#ended) return null;
+      if (this.#ended) return false;
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
+    return true;
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    if (!(await this.#ready())) return null;
     let n = 0;
     while (n < p.byteLength && this.#chunks.length > 0) {
       const head = this.#chunks[0];

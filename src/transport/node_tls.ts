@@ -16,6 +16,7 @@ import { type Clock, systemClock, type TimerHandle } from "../util/clock.ts";
 import { errorText } from "../util/errors.ts";
 import { formatDuration } from "../util/format.ts";
 import { hostPortText } from "../util/host.ts";
+import { SharedTimers } from "../util/timers.ts";
 import { acceptLoop } from "./accept.ts";
 import { NodeSocketStream } from "./node_socket.ts";
 import { DEFAULT_PER_SOURCE, DEFAULT_TOTAL, FairGate, sourceOf } from "./gate.ts";
@@ -64,7 +65,7 @@ export interface NodeTlsListenOptions {
 /** Descriptors left spare below the count at which accept ran out, for refusing and housekeeping. */
 const EXHAUSTED_SPARE = 16;
 
-/** Largest read from a socket; reads start at 4 KiB and grow while they come back full. */
+/** Largest read from a socket; reads start at 1 KiB and grow while they come back full. */
 const MAX_READ = 64 * 1024;
 
 /** One accepted connection, from the TCP accept until it closes. */
@@ -104,7 +105,8 @@ class Accepted {
  * holds more unauthenticated ones than its address, is closed at once.
  */
 export function openNodeTlsListener(options: NodeTlsListenOptions): Promise<NodeTlsListener> {
-  const clock = options.clock ?? systemClock;
+  // Handshake deadlines of a join storm (and accept pauses) share one runtime timer.
+  const clock = new SharedTimers(options.clock ?? systemClock);
   const handshakeMs = options.handshakeTimeoutMs ?? 5000;
   let maxConnections = options.maxConnections ?? 4096;
   const clientCa = options.clientCa ?? null;
@@ -324,7 +326,8 @@ function socketDuplex(
   conn: Deno.TcpConn,
   onEnd: () => void,
 ): { duplex: Duplex; received: () => number } {
-  let size = 4096;
+  // Small while idle (a PING is one 40-byte record): a pending read holds its buffer.
+  let size = 1024;
   let reading = false;
   let received = 0;
   const duplex: Duplex = new Duplex({

@@ -8,6 +8,12 @@ import type { PeerConfig } from "../config/types.ts";
 /** The byte stream under a connection; Deno.Conn and Deno.TlsConn satisfy it. */
 export interface ByteStream {
   read(p: Uint8Array): Promise<number | null>;
+  /**
+   * The next chunk as the stream received it, handed over (the stream keeps
+   * no reference), or null at the end. Streams that receive chunks anyway
+   * offer it, so a reader needs no buffer of its own to copy them into.
+   */
+  readChunk?(): Promise<Uint8Array | null>;
   write(p: Uint8Array): Promise<number>;
   close(): void;
 }

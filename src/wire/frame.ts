@@ -3,20 +3,21 @@ import { DEFAULT_MAX_FRAME_BYTES, HEADER_BYTES, MAGIC, MsgType, VERSION } from "
 import { WireError } from "./errors.ts";
 
 /**
- * One decoded frame. `body` views the decoder's buffer and is valid until the
- * next `push`: handle it at once or copy it.
+ * One decoded frame. `body` views the decoder's buffer (or a chunk pushed
+ * with `borrow`) and is valid until the next `push`: handle it at once or
+ * copy it.
  */
 export interface Frame {
   readonly type: MsgType;
   readonly body: Uint8Array;
 }
 
-/** A buffer grown past this is dropped once it is empty again. */
-const SHRINK_ABOVE = 64 * 1024;
 /** A frame below this size on an emptied buffer means the burst of large frames is over. */
 const SMALL_FRAME = 4096;
-/** First size of the buffer; idle links hold only this much. */
+/** Smallest buffer allocated for bytes that must wait for the rest of their frame. */
 const INITIAL_BYTES = 1024;
+/** What an idle decoder holds: nothing. */
+const EMPTY = new Uint8Array(0);
 
 const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(MsgType));
 
@@ -52,11 +53,18 @@ type DecoderState =
  * Accepts bytes in any chunking and yields whole frames. The header is
  * checked before any body byte is buffered, so a refused length never
  * allocates. After an error the decoder stays failed: the stream is unusable.
+ *
+ * It owns a buffer only while part of a frame waits for the rest: frames
+ * that arrive whole in a chunk pushed with `borrow` are returned from the
+ * chunk itself, and an emptied buffer is dropped (kept only while large
+ * frames stream), so thousands of idle links hold no decoder memory.
  */
 export class FrameDecoder {
   readonly #max: number;
   #state: DecoderState = { kind: "header" };
-  #buf: Uint8Array = new Uint8Array(INITIAL_BYTES);
+  #buf: Uint8Array = EMPTY;
+  /** `#buf` is the caller's chunk, not ours: copy what is left before it changes. */
+  #borrowed = false;
   #start = 0;
   #end = 0;
 
@@ -69,10 +77,22 @@ export class FrameDecoder {
     this.#max = max;
   }
 
-  /** Appends a chunk; throws WireError when what has arrived breaks §2. */
-  push(chunk: Uint8Array): void {
+  /**
+   * Appends a chunk; throws WireError when what has arrived breaks §2. With
+   * `borrow`, the chunk is read in place until `next()` returns null (bytes
+   * still waiting are copied then), so the caller must leave it unchanged
+   * until then; without, it is copied at once.
+   */
+  push(chunk: Uint8Array, borrow = false): void {
     if (this.#state.kind === "failed") throw this.#state.error;
     if (chunk.byteLength === 0) return;
+    if (borrow && this.#end === this.#start) {
+      this.#buf = chunk;
+      this.#borrowed = true;
+      this.#start = 0;
+      this.#end = chunk.byteLength;
+      return;
+    }
     this.#reserve(chunk.byteLength);
     this.#buf.set(chunk, this.#end);
     this.#end += chunk.byteLength;
@@ -87,28 +107,43 @@ export class FrameDecoder {
         case "failed":
           throw state.error;
         case "header": {
-          if (avail < HEADER_BYTES) return null;
+          if (avail < HEADER_BYTES) return this.#wait();
           this.#state = this.#parseHeader();
           continue;
         }
         case "body": {
-          if (avail < state.length) return null;
+          if (avail < state.length) return this.#wait();
           const body = this.#buf.subarray(this.#start, this.#start + state.length);
           this.#start += state.length;
           if (this.#start === this.#end) {
             this.#start = this.#end = 0;
-            // Once traffic is back to small frames after a large one, drop the large
-            // buffer (a stream of large frames keeps it: reallocating per frame
-            // cost 15x in decode time). The returned body views the old buffer.
-            if (this.#buf.byteLength > SHRINK_ABOVE && state.length < SMALL_FRAME) {
-              this.#buf = new Uint8Array(INITIAL_BYTES);
-            }
+            // Once traffic is back to small frames, drop the buffer (a stream of
+            // large frames keeps it: reallocating per frame cost 15x in decode
+            // time). The returned body views the old buffer.
+            if (this.#borrowed || state.length < SMALL_FRAME) this.#buf = EMPTY;
+            this.#borrowed = false;
           }
           this.#state = { kind: "header" };
           return { type: state.type, body };
         }
       }
     }
+  }
+
+  /** No whole frame yet: bytes left in a borrowed chunk are copied, since the caller reuses it. */
+  #wait(): null {
+    if (this.#borrowed) {
+      const live = this.#buf.subarray(this.#start, this.#end);
+      this.#buf = EMPTY;
+      this.#borrowed = false;
+      this.#start = this.#end = 0;
+      if (live.byteLength > 0) {
+        this.#reserve(live.byteLength);
+        this.#buf.set(live);
+        this.#end = live.byteLength;
+      }
+    }
+    return null;
   }
 
   /** Bytes received but not yet returned as frames. */
@@ -150,15 +185,16 @@ export class FrameDecoder {
   }
 
   #reserve(extra: number): void {
-    if (this.#end + extra <= this.#buf.byteLength) return;
+    if (!this.#borrowed && this.#end + extra <= this.#buf.byteLength) return;
     const live = this.#end - this.#start;
     // Growing into a fresh buffer rather than compacting in place; note that a
     // returned body is still only valid until the next push (see Frame).
-    let size = this.#buf.byteLength;
+    let size = Math.max(INITIAL_BYTES, this.#borrowed ? 0 : this.#buf.byteLength);
     while (size < live + extra) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(this.#start, this.#end));
     this.#buf = next;
+    this.#borrowed = false;
     this.#start = 0;
     this.#end = live;
   }
