@@ -3,6 +3,7 @@
  * socket at a time, into a buffer of at most MAX_BUFFER bytes; request heads
  * are found in it, bodies (whole or chunked) are taken from it.
  */
+import { concatBytes } from "../util/read.ts";
 import { type BodyFraming, findHeadEnd, HttpError } from "./http1.ts";
 
 /** Buffer bound: a head fits, and bodies stream through it in pieces. */
@@ -113,13 +114,7 @@ export class Inbox {
     for (let n = 0; (await this.#line()) !== ""; n++) {
       if (n >= 100) throw new HttpError(400, "too many trailer lines");
     }
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.byteLength;
-    }
-    return out;
+    return concatBytes(chunks, total);
   }
 
   /** One CRLF-ended line (without the CRLF). */

@@ -36,6 +36,11 @@ export async function readCapped(
   } finally {
     reader.releaseLock();
   }
+  return concatBytes(chunks, total);
+}
+
+/** The chunks as one array (the chunk itself when there is one); `total` is their summed length. */
+export function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(total);
   let at = 0;
