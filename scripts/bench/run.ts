@@ -10,7 +10,7 @@
  * Exit status: 0 every target that was run passed, 1 a target failed (or the run broke),
  * 2 bad arguments.
  */
-import { parseArgs } from "node:util";
+import { parseOptions, UsageError } from "../../src/cli/args.ts";
 import { makeCertDir } from "../../tests/kit/certs.ts";
 import { Children, type Cluster, startCluster } from "./cluster.ts";
 import type { BenchRow, RowContext, Settings } from "./context.ts";
@@ -54,10 +54,6 @@ const BUSY_OTHER_CPUS = 0.25;
 /** Idle peers the capacity row opens at most: each is a descriptor in the hub and in peers.ts. */
 const MAX_PEERS = 16_000;
 
-class UsageError extends Error {
-  override readonly name = "UsageError";
-}
-
 function intList(name: string, text: string): number[] {
   const out = text.split(",").map((s) => Number(s.trim()));
   if (out.length === 0 || out.some((n) => !Number.isSafeInteger(n) || n <= 0)) {
@@ -69,24 +65,15 @@ function intList(name: string, text: string): number[] {
 }
 
 function parseSettings(argv: string[]): Settings | null {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        quick: { type: "boolean" },
-        peers: { type: "string" },
-        c: { type: "string" },
-        rows: { type: "string" },
-        out: { type: "string" },
-        "cpu-prof": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { values } = parseOptions(argv, {
+    quick: { type: "boolean" },
+    peers: { type: "string", value: "N" },
+    c: { type: "string", value: "N[,N...]" },
+    rows: { type: "string", value: "N[,N...]" },
+    out: { type: "string", value: "DIR" },
+    "cpu-prof": { type: "string", value: "DIR" },
+    help: { type: "boolean", short: "h" },
+  }, { command: "deno task bench" });
   if (values.help) return null;
   const quick = values.quick ?? false;
   const peers = values.peers === undefined ? (quick ? 500 : 10_000) : Number(values.peers);

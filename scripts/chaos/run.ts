@@ -9,7 +9,7 @@
  * `--quick` (under a minute, run by CI) does fewer rounds of the long scenarios. The figures of
  * a full run are in docs/operations.md ("Chaos testing").
  */
-import { parseArgs } from "node:util";
+import { parseOptions, UsageError } from "../../src/cli/args.ts";
 import { Lab, type Outcome, type Scenario } from "./lab.ts";
 import { fdExhaustion, fdLimit, malformedFlood, preAuthFlood } from "./scenarios/floods.ts";
 import { hostileFiles } from "./scenarios/files.ts";
@@ -36,18 +36,15 @@ const USAGE = `usage: deno task chaos [--quick] [--only NAME[,NAME...]] [--list]
 async function main(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        quick: { type: "boolean" },
-        only: { type: "string" },
-        list: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }));
+    ({ values } = parseOptions(argv, {
+      quick: { type: "boolean" },
+      only: { type: "string", value: "NAME[,NAME...]" },
+      list: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    }, { command: "deno task chaos" }));
   } catch (e) {
-    console.error(`chaos: ${(e as Error).message}\n${USAGE}`);
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`chaos: ${e.message}\n${USAGE}`);
     return 2;
   }
   if (values.help) {
