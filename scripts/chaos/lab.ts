@@ -5,17 +5,9 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import { authDigest } from "../../src/auth/primitives.ts";
 import { NodeSocketStream } from "../../src/transport/node_socket.ts";
-import {
-  decodeJsonObject,
-  encodeAuthResponse,
-  encodeFrame,
-  type Frame,
-  FrameDecoder,
-  type JsonObject,
-  MsgType,
-} from "../../src/wire/mod.ts";
+import { encodeFrame, MsgType } from "../../src/wire/mod.ts";
+import { RawClient } from "../../tests/helpers/raw_client.ts";
 import { makeCertDir } from "../../tests/kit/certs.ts";
 import { Child, mainArgs, readyPorts } from "../../tests/kit/child.ts";
 import { http, type IniFields, modNode, portal, writeIni } from "../../tests/kit/ini.ts";
@@ -253,71 +245,27 @@ export function withSource(
   return { ...options, localAddress } as tls.ConnectionOptions;
 }
 
-/** A PORTAL02 client over TLS from a chosen source address, for authenticated floods. */
-export class WireClient {
-  readonly #decoder = new FrameDecoder();
-  readonly #buf = new Uint8Array(65536);
-  private constructor(readonly stream: NodeSocketStream, readonly socket: tls.TLSSocket) {}
-
-  /** Connects (TLS verified against the lab's CA) from `localAddress`. */
-  static connect(port: number, localAddress = "127.0.0.1", ca?: string): Promise<WireClient> {
-    return new Promise((resolve, reject) => {
-      const socket = tls.connect(
-        withSource({
-          host: "127.0.0.1",
-          port,
-          servername: "localhost",
-          ...(ca ? { ca } : { rejectUnauthorized: false }),
-        }, localAddress),
-        () => {
-          socket.setNoDelay(true);
-          resolve(new WireClient(new NodeSocketStream(socket), socket));
-        },
-      );
-      socket.once("error", reject);
-    });
-  }
-
-  async next(): Promise<Frame | null> {
-    for (;;) {
-      const f = this.#decoder.next();
-      if (f) return { type: f.type, body: f.body.slice() };
-      const n = await this.stream.read(this.#buf).catch(() => null);
-      if (n === null) return null;
-      this.#decoder.push(this.#buf.subarray(0, n));
-    }
-  }
-
-  /** Answers the challenge as `name`; the verdict. */
-  async authenticate(name: string, key = KEY): Promise<JsonObject> {
-    const challenge = await this.next();
-    if (!challenge || challenge.type !== MsgType.AuthChallenge) throw new Error("no challenge");
-    await this.send(
-      MsgType.AuthResponse,
-      encodeAuthResponse(authDigest(challenge.body, key), name),
+/** A PORTAL02 client over TLS (verified against `ca` when given) from `localAddress`. */
+export function wireConnect(
+  port: number,
+  localAddress = "127.0.0.1",
+  ca?: string,
+): Promise<RawClient<NodeSocketStream>> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect(
+      withSource({
+        host: "127.0.0.1",
+        port,
+        servername: "localhost",
+        ...(ca ? { ca } : { rejectUnauthorized: false }),
+      }, localAddress),
+      () => {
+        socket.setNoDelay(true);
+        resolve(new RawClient(new NodeSocketStream(socket)));
+      },
     );
-    const verdict = await this.next();
-    if (!verdict) throw new Error("closed before the verdict");
-    return decodeJsonObject(verdict.body);
-  }
-
-  send(type: number, body: Uint8Array): Promise<number> {
-    return this.stream.write(encodeFrame(type as MsgType, body));
-  }
-
-  /** Writes raw bytes (already framed, or garbage). */
-  write(bytes: Uint8Array): Promise<number> {
-    return this.stream.write(bytes);
-  }
-
-  /** Resolves when the other side has closed the connection (reads and drops everything). */
-  async drained(): Promise<void> {
-    while ((await this.stream.read(this.#buf).catch(() => null)) !== null);
-  }
-
-  close(): void {
-    this.stream.close();
-  }
+    socket.once("error", reject);
+  });
 }
 
 /** Opens a plain TCP connection from `localAddress`; null when it failed. */

@@ -10,9 +10,16 @@ import {
   MsgType,
 } from "../../src/wire/mod.ts";
 
-/** One TCP connection with a frame reader, dialed or accepted. */
-export class RawClient {
-  readonly conn: Deno.Conn;
+/** What a RawClient talks over: a Deno.Conn, or a node:tls socket's stream. */
+export interface WireStream {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/** One connection with a frame reader, dialed or accepted. */
+export class RawClient<C extends WireStream = Deno.Conn> {
+  readonly conn: C;
   /**
    * Presence announcements (PORTAL02.md §9) received so far, newest last:
    * every node sends them, so `next()` and `json()` set them aside here.
@@ -21,7 +28,7 @@ export class RawClient {
   readonly #decoder = new FrameDecoder();
   readonly #buf = new Uint8Array(65536);
 
-  constructor(conn: Deno.Conn) {
+  constructor(conn: C) {
     this.conn = conn;
   }
 
@@ -68,6 +75,16 @@ export class RawClient {
 
   async send(type: MsgType, body: Uint8Array): Promise<void> {
     await this.conn.write(encodeFrame(type, body));
+  }
+
+  /** Writes raw bytes (already framed, or garbage). */
+  async write(bytes: Uint8Array): Promise<void> {
+    await this.conn.write(bytes);
+  }
+
+  /** Resolves when the other side has closed the connection (reads and drops everything). */
+  async drained(): Promise<void> {
+    while ((await this.conn.read(this.#buf).catch(() => null)) !== null);
   }
 
   async sendJson(type: MsgType, msg: JsonObject): Promise<void> {

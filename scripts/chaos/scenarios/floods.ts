@@ -19,7 +19,7 @@ import {
   sleep,
   steadyLoad,
   tcpConnect,
-  WireClient,
+  wireConnect,
   withSource,
 } from "../lab.ts";
 import { encodeFrame } from "../../../src/wire/mod.ts";
@@ -38,8 +38,8 @@ async function join(
   while (performance.now() - t0 < untilMs) {
     tries++;
     try {
-      const c = await WireClient.connect(port, "127.0.0.1", ca);
-      const verdict = await c.authenticate(name);
+      const c = await wireConnect(port, "127.0.0.1", ca);
+      const verdict = await c.authenticate(name, KEY);
       c.close();
       return { ms: performance.now() - t0, status: Number(verdict.status), tries };
     } catch {
@@ -225,7 +225,7 @@ export const malformedFlood: Scenario = {
       };
     const dropped0 = (await status()).messages_dropped;
     const before = procFigures(hub.child.pid);
-    const mallory = await WireClient.connect(hub.fedPort!, "127.0.0.1", lab.pem("hub").ca);
+    const mallory = await wireConnect(hub.fedPort!, "127.0.0.1", lab.pem("hub").ca);
     const verdict = await mallory.authenticate("mallory", KEY);
     const mark = hub.child.log.count;
     const total = 200_000;

@@ -4,6 +4,7 @@
  * then bytes flipped or a frame header broken. The node must keep serving everyone else,
  * with bounded memory and descriptors.
  */
+import { concatBytes } from "../../../src/util/read.ts";
 import { mulberry32, randBytes, randInt } from "../../../tests/kit/random.ts";
 import { encodeFrame, type MsgType as MsgTypeT } from "../../../src/wire/mod.ts";
 import {
@@ -18,7 +19,7 @@ import {
   type Scenario,
   sleep,
   steadyLoad,
-  WireClient,
+  wireConnect,
 } from "../lab.ts";
 import { FACTORY_HEALTH, HUB_AUTH, startTrio } from "./trio.ts";
 
@@ -124,7 +125,7 @@ export async function fuzz(
   // Before authentication: random bytes and frames, on connections of their own.
   let preAuth = 0;
   for (let i = 0; i < 200; i++) {
-    const c = await WireClient.connect(port, `127.0.0.${2 + (i % 8)}`, ca).catch(() => null);
+    const c = await wireConnect(port, `127.0.0.${2 + (i % 8)}`, ca).catch(() => null);
     if (c === null) continue;
     for (let k = 0; k < 20; k++) {
       const junk = rand() < 0.5 ? randBytes(rand, randInt(rand, 1, 300)) : fuzzFrame(rand, k).bytes;
@@ -138,7 +139,7 @@ export async function fuzz(
   let links = 0;
   let seq = 0;
   while (frames < target) {
-    const c = await WireClient.connect(port, "127.0.0.1", ca);
+    const c = await wireConnect(port, "127.0.0.1", ca);
     const verdict = await c.authenticate("fuzzer", KEY);
     if (verdict.status !== 200) throw new Error(`fuzzer refused: ${JSON.stringify(verdict)}`);
     links++;
@@ -157,13 +158,7 @@ export async function fuzz(
           break;
         }
       }
-      const batch = new Uint8Array(size);
-      let at = 0;
-      for (const p of parts) {
-        batch.set(p, at);
-        at += p.byteLength;
-      }
-      await c.write(batch).catch(() => (open = false));
+      await c.write(concatBytes(parts, size)).catch(() => (open = false));
     }
     if (open) c.close();
     await Promise.race([reading, sleep(3000)]);
