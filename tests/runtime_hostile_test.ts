@@ -165,7 +165,7 @@ Deno.test("tls_client_auth = require: the dialer's name must be one its certific
   try {
     for (const [name, status] of [["office", 200], ["intruder", 401]] as const) {
       const socket = await dial();
-      const client = new RawClient(new NodeSocketStream(socket) as unknown as Deno.Conn);
+      const client = new RawClient(new NodeSocketStream(socket));
       const verdict = await within(client.authenticate(name, TEST_KEY), `${name}'s verdict`);
       assert.equal(verdict.status, status, JSON.stringify(verdict));
       client.close();
