@@ -66,10 +66,13 @@ export async function reloadCommand(argv: string[], io: Partial<CliIo> = {}): Pr
   }
   if (values.pid !== undefined) return signal(values.pid, cli);
 
+  // The file is read once: checked here, then the target is found in it.
+  let deps = cli;
   if (values.config !== undefined) {
     // The node would refuse this file with the same lines: say so without asking it.
     try {
-      await cli.loadConfig(values.config);
+      const config = await cli.loadConfig(values.config);
+      deps = { ...cli, loadConfig: () => Promise.resolve(config) };
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       cli.stderr.write(
@@ -80,7 +83,7 @@ export async function reloadCommand(argv: string[], io: Partial<CliIo> = {}): Pr
   }
   let client: NodeClient;
   try {
-    client = new NodeClient(await resolveTarget({ ...values, timeoutMs }, cli));
+    client = new NodeClient(await resolveTarget({ ...values, timeoutMs }, deps));
   } catch (e) {
     if (!(e instanceof ClientError)) throw e;
     cli.stderr.write(`portal reload: ${e.message}\n`);

@@ -7,7 +7,7 @@
  */
 import type { NodeMetrics } from "../metrics/node.ts";
 import type { CallerRole } from "../paths/types.ts";
-import { serveDashboard } from "./dashboard.ts";
+import { isDashboardPath, serveDashboard } from "./dashboard.ts";
 import { type EventSource, EventStreams } from "./events_sse.ts";
 import { METRICS_PATH, serveMetrics } from "./metrics_endpoint.ts";
 
@@ -43,6 +43,8 @@ export interface ExtrasContext {
 
 /** The dispatch of the extras. */
 export interface HttpExtras {
+  /** Whether `pathname` is a dashboard file: the API skips building a Request otherwise. */
+  servesPublic(pathname: string): boolean;
   /** A dashboard file, served before any token check (they hold no data); else null. */
   public(request: Request, url: URL): Response | null;
   /** The response to a request that passed the token and origin checks, or null for the API. */
@@ -72,6 +74,9 @@ export function createHttpExtras(o: HttpExtrasOptions): HttpExtras {
       headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
     });
   return {
+    servesPublic(pathname) {
+      return o.dashboard === true && isDashboardPath(pathname);
+    },
     public(request, url) {
       return o.dashboard === true ? serveDashboard(request, url.pathname) : null;
     },

@@ -17,6 +17,7 @@ import type { HttpConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { CallerRole, PathRequest, PathResponse, PathService } from "../paths/mod.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
+import { errorText } from "../util/errors.ts";
 import type { Method } from "../wire/constants.ts";
 import { Status } from "../wire/constants.ts";
 import type { JsonObject } from "../wire/messages.ts";
@@ -151,8 +152,9 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     const pathname = q < 0 ? req.target : req.target.slice(0, q);
     const query = q < 0 ? "" : req.target.slice(q + 1);
     // The dashboard's files hold no data: they load without a token (extras.ts).
-    if (pathname !== HEALTH_PATH && !pathname.startsWith(API_PREFIX + "/")) {
-      const file = extras.public(webRequest(req), targetUrl(req));
+    if (extras.servesPublic(pathname)) {
+      const url = targetUrl(req);
+      const file = extras.public(webRequest(req, url), url);
       if (file !== null) return await fromResponse(file);
     }
     const caller = identify(req);
@@ -188,10 +190,11 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       return json(Status.Forbidden, { error: crossSite });
     }
     // A Fetch API Request costs ~8 % of a routed request: built only for the extras' paths.
-    const extra = extras.serves(pathname)
-      ? extras.handle(webRequest(req), targetUrl(req), { role: caller, signal: req.signal })
-      : null;
-    if (extra !== null) return await fromResponse(extra);
+    if (extras.serves(pathname)) {
+      const url = targetUrl(req);
+      const extra = extras.handle(webRequest(req, url), url, { role: caller, signal: req.signal });
+      if (extra !== null) return await fromResponse(extra);
+    }
     if (req.method !== "GET" && req.method !== "HEAD" && req.method !== "POST") {
       return json(Status.MethodNotAllowed, {
         error: `method ${req.method} is not supported; the API answers ${ALLOWED_METHODS}`,
@@ -266,8 +269,8 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     try {
       res = await router.handle(pathReq);
     } catch (e) {
-      logger.error("router failed", { method, path, error: (e as Error).message });
-      return json(Status.Internal, { error: `${method} ${path} failed: ${(e as Error).message}` });
+      logger.error("router failed", { method, path, error: errorText(e) });
+      return json(Status.Internal, { error: `${method} ${path} failed: ${errorText(e)}` });
     }
     return toHttpReply(res);
   };

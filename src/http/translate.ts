@@ -7,7 +7,11 @@ import type { PathResponse } from "../paths/mod.ts";
 import { Status } from "../wire/constants.ts";
 import type { JsonObject } from "../wire/messages.ts";
 import type { HttpReply, HttpRequest } from "./conn.ts";
+import { errorText } from "../util/errors.ts";
 import { HttpError } from "./http1.ts";
+
+/** Refuses what is not UTF-8, rather than replacing it. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Everything the API serves lives below this prefix. */
 export const API_PREFIX = "/api";
@@ -23,8 +27,8 @@ export function targetUrl(req: HttpRequest): URL {
 }
 
 /** The request as the Fetch API's Request, for the extras (which are written against it). */
-export function webRequest(req: HttpRequest): Request {
-  return new Request(targetUrl(req), {
+export function webRequest(req: HttpRequest, url: URL): Request {
+  return new Request(url, {
     method: req.method,
     headers: [...req.headers],
     signal: req.signal,
@@ -107,11 +111,11 @@ export async function readArgs(req: HttpRequest, limit: number): Promise<ReadArg
       };
     }
     const status = e instanceof HttpError ? e.status : Status.BadRequest;
-    return { status, error: `could not read the body: ${(e as Error).message}` };
+    return { status, error: `could not read the body: ${errorText(e)}` };
   }
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     return { status: Status.BadRequest, error: "the body is not valid UTF-8" };
   }
@@ -120,7 +124,7 @@ export async function readArgs(req: HttpRequest, limit: number): Promise<ReadArg
   try {
     value = JSON.parse(text);
   } catch (e) {
-    return { status: Status.BadRequest, error: `invalid JSON body: ${(e as Error).message}` };
+    return { status: Status.BadRequest, error: `invalid JSON body: ${errorText(e)}` };
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     const kind = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
@@ -147,7 +151,7 @@ export function toHttpReply(res: PathResponse): HttpReply {
     return json(status, res.body ?? null);
   } catch (e) {
     return json(Status.Internal, {
-      error: `the answer cannot be sent as JSON: ${(e as Error).message}`,
+      error: `the answer cannot be sent as JSON: ${errorText(e)}`,
     });
   }
 }
