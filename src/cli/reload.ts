@@ -7,12 +7,10 @@
  */
 import { ConfigError } from "../config/mod.ts";
 import { durationOption, type OptionSpecs, parseOptions, UsageError } from "./args.ts";
+import { RELOAD_PATH } from "../federation/paths.ts";
 import { ClientError, NodeClient, resolveTarget } from "./client.ts";
 import { formatError } from "./format.ts";
 import { type CliIo, cliIo } from "./io.ts";
-
-/** The path a node's own API reloads it with (local callers with full access only). */
-export const RELOAD_PATH = "/node/reload";
 
 /** The options of `portal reload`. */
 export const RELOAD_OPTIONS = {

@@ -14,8 +14,10 @@ import type { ConfigWarning } from "./types.ts";
 /** Bound on a certificate or key file; PEM bundles of system roots are about 250 KiB. */
 export const MAX_PEM_BYTES = 4 * 1024 * 1024;
 /** A certificate closer than this to its end is worth a warning at every start. */
-const EXPIRY_WARNING_DAYS = 30;
-const DAY_MS = 86_400_000;
+/** Days before tls_cert's notAfter from which it is warned about (check-config and the node). */
+export const EXPIRY_WARNING_DAYS = 30;
+/** One day, in ms. */
+export const DAY_MS = 86_400_000;
 
 /** What checking the files found. */
 export interface FileCheck {
@@ -64,6 +66,7 @@ export async function checkFiles(
     if ("code" in pair) issues.push(issue(pair.ref, pair.code, pair.message));
     else if (pair.daysLeft < EXPIRY_WARNING_DAYS) {
       warnings.push({
+        code: "cert_expiring",
         file: configFile,
         line: cert.line,
         section: cert.section,

@@ -1,11 +1,10 @@
 /** The summary `portal check-config` prints for a valid config. Never shows keys or tokens. */
 import { formatDuration } from "../util/format.ts";
 import { hostPortText } from "../util/host.ts";
-import { certificateExpiry, day } from "./files.ts";
+import { certificateExpiry, day, DAY_MS } from "./files.ts";
 import type { Config, NodeConfig, PeerConfig } from "./types.ts";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
-const DAY_MS = 86_400_000;
 const SIGNED: Readonly<Record<NodeConfig["sign"] | NodeConfig["requireSigned"], string>> = {
   off: "nothing",
   none: "nothing",

@@ -155,4 +155,9 @@ export interface ConfigWarning {
   readonly key?: string;
   /** One readable sentence. */
   readonly message: string;
+  /**
+   * `cert_expiring`: tls_cert expires within 30 days (config/files.ts EXPIRY_WARNING_DAYS). A running node's
+   * expiry watch says that itself (at start, daily, on a reload), so it skips this one.
+   */
+  readonly code?: "cert_expiring";
 }

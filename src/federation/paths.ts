@@ -7,6 +7,9 @@ import type { Clock } from "../util/clock.ts";
 import { Methods } from "../wire/constants.ts";
 import { ok, type PathRouter } from "../paths/mod.ts";
 
+/** CALL here makes the node read its node.ini again (runtime/reload.ts); local callers only. */
+export const RELOAD_PATH = "/node/reload";
+
 /** Options of {@link registerNodePaths}. */
 export interface NodePathsOptions {
   readonly federation: Federation;

@@ -5,13 +5,12 @@
  * (`portal_certificate_expiry_seconds`) and in `portal check-config`.
  */
 import type { Logger } from "../log/logger.ts";
+import { EXPIRY_WARNING_DAYS } from "../config/files.ts";
 import { certificateInfo } from "../pki/info.ts";
+import { DAY_MS } from "../pki/x509.ts";
 import type { Clock, TimerHandle } from "../util/clock.ts";
 
 /** Days before notAfter from which the node warns. */
-export const EXPIRY_WARNING_DAYS = 30;
-
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Options of {@link watchCertificateExpiry}. */
 export interface CertWatchOptions {

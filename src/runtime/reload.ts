@@ -11,6 +11,7 @@ import { ConfigError, formatWarning, loadConfig } from "../config/mod.ts";
 import type { Config } from "../config/types.ts";
 import type { Federation } from "../federation/federation.ts";
 import { settle } from "../federation/reload.ts";
+import { RELOAD_PATH } from "../federation/paths.ts";
 import type { ReloadedPeers } from "../federation/registry.ts";
 import type { HttpApi } from "../http/mod.ts";
 import type { Logger, LogLevelSwitch } from "../log/logger.ts";
@@ -138,7 +139,8 @@ export class Reloader {
       if (e instanceof TlsFilesError || e instanceof AccessError) return refuse([e.message]);
       return refuse([`cannot reload: ${errorText(e)}`]);
     }
-    for (const w of next.warnings) log.warn(formatWarning(w));
+    // The expiry watch checks the new certificate itself.
+    for (const w of next.warnings) if (w.code !== "cert_expiring") log.warn(formatWarning(w));
     const report = this.#apply(next, material);
     log.info("configuration reloaded", summary(report));
     for (const key of report.needs_restart) {
@@ -217,7 +219,7 @@ function summary(r: ReloadReport): Record<string, string> {
  * what was applied, or 400 with the file's mistakes.
  */
 export function registerReloadPath(router: PathRouter, reloader: Reloader): void {
-  router.on("CALL", "/node/reload", async (req) => {
+  router.on("CALL", RELOAD_PATH, async (req) => {
     if (req.origin !== null) {
       return fail(
         Status.Forbidden,

@@ -38,7 +38,10 @@ export async function runNode(configPath: string): Promise<number> {
     format: config.portal.logFormat,
     journal: stderrIsJournal(),
   });
-  for (const warning of config.warnings) logger.warn(formatWarning(warning));
+  // The expiry watch (cert_watch.ts) says it when the node starts.
+  for (const warning of config.warnings) {
+    if (warning.code !== "cert_expiring") logger.warn(formatWarning(warning));
+  }
   let running: RunningNode;
   try {
     running = await startNode(config, { logger, logLevel });
