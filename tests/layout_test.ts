@@ -94,13 +94,15 @@ Deno.test("no import circle among the modules of src/", async () => {
   assert.deepEqual(circles, []);
 });
 
-Deno.test("no file in src/ is over 500 lines", async () => {
+Deno.test("no file in src/ is over 500 lines, federation.ts under 450", async () => {
   const long: string[] = [];
   for (const file of await sourceFiles(SRC)) {
     // Generated from web/ by scripts/build_web.ts, not written by hand.
     if (file.endsWith("http/dashboard_assets.ts")) continue;
     const lines = (await Deno.readTextFile(file)).split("\n").length - 1;
-    if (lines > 500) long.push(`${relative(ROOT, file)}: ${lines} lines`);
+    // The Federation class is the file most tempted to grow: it keeps a tighter bound.
+    const cap = file.endsWith("federation/federation.ts") ? 449 : 500;
+    if (lines > cap) long.push(`${relative(ROOT, file)}: ${lines} lines`);
   }
   assert.deepEqual(long, []);
 });

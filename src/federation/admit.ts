@@ -177,3 +177,35 @@ function isMethod(body: Uint8Array, v: ScanValue | undefined): boolean {
 function startsWithSlash(body: Uint8Array, v: ScanValue | undefined): boolean {
   return v !== undefined && v.kind === "string" && body[v.start + 1] === 0x2f;
 }
+
+/** How far into a body the "addressed here" hint looks (Portal writes `dst` third). */
+const DST_HINT_BYTES = 160;
+
+/** {@link scanForRelay} for one node, skipping the scan for messages plainly addressed to it. */
+export class RelayScanner {
+  readonly #dstHere: Uint8Array;
+
+  constructor(localName: string) {
+    this.#dstHere = new TextEncoder().encode(`"dst":${JSON.stringify(localName)}`);
+  }
+
+  /** The message to relay from its bytes, or null: decode it with {@link admit}. */
+  scan(frame: Frame, ctx: AdmitContext): ScannedMessage | null {
+    return this.#addressedHere(frame.body) ? null : scanForRelay(frame, ctx);
+  }
+
+  /**
+   * Whether the body's first bytes say `"dst":"<this node>"`, as Portal writes
+   * it. A hint only: the full decode decides, so a body that merely contains
+   * the text costs a scan less.
+   */
+  #addressedHere(body: Uint8Array): boolean {
+    const p = this.#dstHere;
+    const last = Math.min(body.byteLength, DST_HINT_BYTES) - p.byteLength;
+    outer: for (let i = 0; i <= last; i++) {
+      for (let k = 0; k < p.byteLength; k++) if (body[i + k] !== p[k]) continue outer;
+      return true;
+    }
+    return false;
+  }
+}

@@ -24,7 +24,7 @@ import {
   type ResponseMessage,
   Status,
 } from "../wire/mod.ts";
-import { admit, scanForRelay } from "./admit.ts";
+import { admit, RelayScanner } from "./admit.ts";
 import { LinkManager } from "./links.ts";
 import { Outbound } from "./outbound.ts";
 import { PendingRequests } from "./pending.ts";
@@ -49,9 +49,6 @@ import {
 
 export type { Counters, FederationStatus, PeerView };
 
-/** How far into a body the "addressed here" hint looks (Portal writes `dst` third). */
-const DST_HINT_BYTES = 160;
-
 export type { FederationOptions, RequestOptions } from "./options.ts";
 
 /** Owns every peer and routes every message of this node. */
@@ -73,22 +70,24 @@ export class Federation {
   readonly #pools: OriginPools;
   readonly #watchers = new Watchers();
   readonly #limiter: LogLimiter;
+  readonly #ownsLimiter: boolean;
   readonly #reachability: HubReachabilityLog;
   readonly #clock: SharedTimers;
   #stopping = false;
-  readonly #dstHere: Uint8Array;
+  readonly #scanner: RelayScanner;
 
   constructor(options: FederationOptions) {
     this.#o = options;
     this.#config = options.config;
     const node = options.config.node;
     this.name = node.name;
-    this.#dstHere = new TextEncoder().encode(`"dst":${JSON.stringify(node.name)}`);
+    this.#scanner = new RelayScanner(node.name);
     this.#log = options.logger;
     // Every deadline, heartbeat and retry of this node shares one runtime timer.
     const clock = new SharedTimers(options.clock);
     this.#clock = clock;
-    this.#limiter = new LogLimiter({ logger: options.logger, clock });
+    this.#ownsLimiter = options.limiter === undefined;
+    this.#limiter = options.limiter ?? new LogLimiter({ logger: options.logger, clock });
     this.#pending = new PendingRequests(clock);
     this.#presence = new PresenceService({
       name: this.name,
@@ -258,7 +257,7 @@ export class Federation {
     this.#pools.close();
     this.#peers.stopAll();
     await this.#links.stop();
-    this.#limiter.stop();
+    if (this.#ownsLimiter) this.#limiter.stop();
   }
 
   /** Calls `fn` after every link up or down and routing change; returns the unsubscribe function. */
@@ -323,10 +322,8 @@ export class Federation {
       );
     }
     if (ttl < 0) {
-      return answer(
-        Status.Loop,
-        `${this.name} will not forward to ${dst}: the request has used up its hops (ttl)`,
-      );
+      const why = `${this.name} will not forward to ${dst}: the request has used up its hops (ttl)`;
+      return answer(Status.Loop, why);
     }
     // A hop to this node itself still costs one, and keeps the caller's origin and signal.
     if (dst === this.name) {
@@ -360,13 +357,11 @@ export class Federation {
     const ctx = { localName: this.name, neighbour: peer.name, trusted: peer.configured };
     // A message for another node is relayed from its bytes (no parse, no re-encode);
     // one for this node, and whatever the scanner leaves, is decoded in full below.
-    if (!this.#addressedHere(frame.body)) {
-      const scanned = scanForRelay(frame, ctx);
-      if (scanned !== null) {
-        this.#out.counters.received++;
-        if (scanned.src !== peer.name) this.#routes.learn(scanned.src, peer.name);
-        return this.#relay.forwardScanned(link, frame, scanned);
-      }
+    const scanned = this.#scanner.scan(frame, ctx);
+    if (scanned !== null) {
+      this.#out.counters.received++;
+      if (scanned.src !== peer.name) this.#routes.learn(scanned.src, peer.name);
+      return this.#relay.forwardScanned(link, frame, scanned);
     }
     const verdict = admit(frame, ctx);
     const where = { peer: peer.name, remote: link.remote };
@@ -397,21 +392,6 @@ export class Federation {
     else this.#event(peer, msg as EventMessage);
   }
 
-  /**
-   * Whether the body's first bytes say `"dst":"<this node>"`, as Portal writes
-   * it: such a message skips the relay's scanner. A hint only: the full
-   * decode decides, so a body that merely contains the text costs a scan less.
-   */
-  #addressedHere(body: Uint8Array): boolean {
-    const p = this.#dstHere;
-    const last = Math.min(body.byteLength, DST_HINT_BYTES) - p.byteLength;
-    outer: for (let i = 0; i <= last; i++) {
-      for (let k = 0; k < p.byteLength; k++) if (body[i + k] !== p[k]) continue outer;
-      return true;
-    }
-    return false;
-  }
-
   /** An EVENT for this node: presence (§9) or a neighbour leaving, in its own name; others are logged. */
   #event(peer: Peer, ev: EventMessage): void {
     const own = ev.src === peer.name;
@@ -420,10 +400,9 @@ export class Federation {
       this.#presence.neighbourLeaving();
       this.#changed();
     } else if (ev.topic === PRESENCE_TOPIC) {
-      if (this.#presence.receive(peer.name, ev)) this.#changed();
-      else {this.#out.drop(`presence from ${ev.src} is not a valid announcement`, {
-          peer: peer.name,
-        });}
+      if (!this.#presence.receive(peer.name, ev)) {
+        this.#out.drop(`presence from ${ev.src} is not a valid announcement`, { peer: peer.name });
+      } else this.#changed();
     } else if (this.#o.onEvent) this.#o.onEvent(ev);
     else this.#log.debug("event", { from: ev.src, topic: ev.topic });
   }
@@ -445,11 +424,8 @@ export class Federation {
   // ---- peers and links ---------------------------------------------------------------
 
   #linkUp(peer: Peer, link: Link): void {
-    this.#log.info("authenticated", {
-      peer: peer.name,
-      direction: link.direction,
-      remote: link.remote,
-    });
+    const { direction, remote } = link;
+    this.#log.info("authenticated", { peer: peer.name, direction, remote });
     this.#presence.linkUp(peer.name);
     this.#changed();
   }
@@ -460,9 +436,8 @@ export class Federation {
       link.id,
       `connection to ${peer.name} was lost before {dst} answered (${reason})`,
     );
-    if (n > 0) {
-      this.#log.warn("requests failed on a lost connection", { peer: peer.name, count: n });
-    }
+    const lost = { peer: peer.name, count: n };
+    if (n > 0) this.#log.warn("requests failed on a lost connection", lost);
     this.#relay.linkLost(peer.name, link, reason);
     this.#presence.linkDown(peer.name, link, peer.link === null);
     // A node without a section is forgotten with its last link; a link replaced

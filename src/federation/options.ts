@@ -1,4 +1,5 @@
 /** The options of a Federation and of one request it sends. */
+import type { LogLimiter } from "../log/limiter.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PathService } from "../paths/types.ts";
 import type { Dialer, Listener } from "../transport/types.ts";
@@ -12,6 +13,11 @@ export interface FederationOptions {
   /** Serves requests addressed to this node. */
   readonly router: PathService;
   readonly logger: Logger;
+  /**
+   * Limits the lines other nodes can make this one repeat (its lines go to the limiter's own
+   * logger, limited once). Default one of the federation's own, over `logger`.
+   */
+  readonly limiter?: LogLimiter;
   readonly clock: Clock;
   readonly dialer: Dialer;
   /** Opens the listener; null for a dial-only node. */

@@ -156,6 +156,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     onEvent: (ev) => events?.hub.remote(ev.src, ev.topic, ev.data),
     sign: access.sign,
     logger: log,
+    limiter,
     clock,
     dialer: credentials.dialer,
     requireCertificateName: requireCert,
