@@ -295,9 +295,9 @@ export class Federation {
     return [...this.#peers.all()].map((p) => peerView(p, this.#routes));
   }
 
-  /** /node/status (without uptime). */
-  status(): FederationStatus {
-    return federationStatus(this.peerViews(), this.counters, this.#peers.names);
+  /** /node/status (without uptime), from `views` when the caller has them already. */
+  status(views: readonly PeerView[] = this.peerViews()): FederationStatus {
+    return federationStatus(views, this.counters, this.#peers.names);
   }
 
   /**

@@ -7,7 +7,7 @@
 import type { GateCounters } from "../access/gate.ts";
 import type { Events } from "../events/mod.ts";
 import { splitRemote } from "../events/topics.ts";
-import type { Federation } from "../federation/federation.ts";
+import type { Federation, PeerView } from "../federation/federation.ts";
 import type { IotModule } from "../modules/iot/mod.ts";
 import type { PathRequest, PathResponse, PathService } from "../paths/types.ts";
 import { certificateInfo } from "../pki/info.ts";
@@ -91,8 +91,7 @@ export function createNodeMetrics(o: NodeMetricsOptions): NodeMetrics {
     return fed.peer(node) !== undefined ? node : UNKNOWN_DESTINATION;
   };
 
-  const collectPeers = (s: Scrape) => {
-    const views = fed.peerViews();
+  const collectPeers = (s: Scrape, views: readonly PeerView[]) => {
     const peer = (name: string) => ({ peer: name });
     s.gauge(
       "portal_peer_up",
@@ -163,7 +162,7 @@ export function createNodeMetrics(o: NodeMetricsOptions): NodeMetrics {
     );
   };
 
-  const collectFederation = (s: Scrape) => {
+  const collectFederation = (s: Scrape, views: readonly PeerView[]) => {
     const c = fed.counters;
     s.counter(
       "portal_messages_sent_total",
@@ -210,7 +209,7 @@ export function createNodeMetrics(o: NodeMetricsOptions): NodeMetrics {
       "Inbound connections turned away before authentication, by reason.",
       [...refused].map(([reason, value]) => ({ labels: { reason }, value })),
     );
-    const status = fed.status();
+    const status = fed.status(views);
     s.counter(
       "portal_name_conflicts_total",
       "Dialers refused with 409 because a live connection held their name.",
@@ -347,8 +346,10 @@ export function createNodeMetrics(o: NodeMetricsOptions): NodeMetrics {
   return {
     render() {
       const s = new Scrape();
-      collectPeers(s);
-      collectFederation(s);
+      // One set of peer rows per scrape: a hub's thousands of peers are walked once.
+      const views = fed.peerViews();
+      collectPeers(s, views);
+      collectFederation(s, views);
       collectNode(s);
       s.add(requests.family());
       for (const c of collectors) c(s);
