@@ -120,7 +120,9 @@ export class Reloader {
     const file = this.#config.file;
     log.info("reloading the configuration", { source, config: file });
     let next: Config;
+    let node: Config["node"];
     let material: TlsMaterial;
+    let accessNeeds: string[];
     const refuse = (errors: string[]): ReloadOutcome => {
       log.error("reload refused: the node keeps running as it was", { config: file });
       for (const line of errors) log.error(line);
@@ -129,11 +131,11 @@ export class Reloader {
     try {
       next = await (this.#o.load ?? loadConfig)(file);
       // The keys a reload cannot change (the node's name, its TLS mode) keep their running value.
-      const node = settle(this.#config, next).config.node;
+      node = settle(this.#config, next).config.node;
       material = await readTlsMaterial(node);
       checkTlsMaterial(node, material);
       // The last check that can fail, and the first change: nothing else fails after it.
-      this.#o.parts.access.reconfigure({ ...next, node }, accessPems(material));
+      accessNeeds = this.#o.parts.access.reconfigure({ ...next, node }, accessPems(material));
     } catch (e) {
       if (e instanceof ConfigError) return refuse(e.message.split("\n"));
       if (e instanceof TlsFilesError || e instanceof AccessError) return refuse([e.message]);
@@ -141,7 +143,7 @@ export class Reloader {
     }
     // The expiry watch checks the new certificate itself.
     for (const w of next.warnings) if (w.code !== "cert_expiring") log.warn(formatWarning(w));
-    const report = this.#apply(next, material);
+    const report = this.#apply(next, node, material, accessNeeds);
     log.info("configuration reloaded", summary(report));
     for (const key of report.needs_restart) {
       log.warn(`reload cannot change ${key}: the running value stays until portal restarts`, {
@@ -151,14 +153,21 @@ export class Reloader {
     return { kind: "applied", report };
   }
 
-  /** Applies a checked config to every part; nothing here fails. */
-  #apply(next: Config, material: TlsMaterial): ReloadReport {
+  /**
+   * Applies a checked config to every part (the access layer has it already and said what
+   * of it waits for a restart); `node` is its [mod_node] settled against the running one.
+   * Nothing here fails.
+   */
+  #apply(
+    next: Config,
+    node: Config["node"],
+    material: TlsMaterial,
+    accessNeeds: string[],
+  ): ReloadReport {
     const parts = this.#o.parts;
     const before = this.#config;
-    const needs: string[] = [];
     const fed = parts.federation.reconfigure({ node: next.node, peers: next.peers });
-    needs.push(...fed.needsRestart);
-    if (before.node.auditLog !== next.node.auditLog) needs.push("audit_log");
+    const needs = [...fed.needsRestart, ...accessNeeds];
     let devices: IotReload = { added: [], removed: [], changed: [] };
     if (parts.iot !== null && next.iot !== null) devices = parts.iot.reconfigure(next.iot);
     else if ((parts.iot === null) !== (next.iot === null)) needs.push("[mod_iot]");
@@ -167,7 +176,6 @@ export class Reloader {
     } else if (next.http.listen !== null) needs.push("[mod_http] listen");
     if (parts.level !== null) parts.level.level = next.portal.logLevel;
     if (before.portal.logFormat !== next.portal.logFormat) needs.push("log_format");
-    const node = settle(before, next).config.node;
     const replaced = parts.credentials.install(
       material,
       node.tls && node.tlsClientAuth === "require",
