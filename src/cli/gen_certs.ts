@@ -17,7 +17,7 @@ import { andList, type OptionSpecs, parseOptions, UsageError } from "./args.ts";
 import { type CliIo, cliIo } from "./io.ts";
 
 /** The options of `portal gen-certs`. */
-export const GEN_CERTS_OPTIONS = {
+const GEN_CERTS_OPTIONS = {
   dir: { type: "string", value: "DIR" },
   node: { type: "string", value: "NAME" },
   host: { type: "string", value: "HOST[,HOST...]", multiple: true },

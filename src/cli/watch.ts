@@ -40,7 +40,7 @@ export type WatchEnd =
   | { readonly kind: "refused"; readonly status: number; readonly error: string };
 
 /** Three missed keep-alives (the node sends one after 15 s of quiet). */
-export const DEFAULT_IDLE_MS = 45_000;
+const DEFAULT_IDLE_MS = 45_000;
 
 /**
  * Streams the changes under `path` (a full path, as the shell resolves it);

@@ -20,7 +20,7 @@ function sha256(text: string): Uint8Array {
  * before the constant-time comparison, so neither the content nor the length
  * of the expected token leaks through timing.
  */
-export function bearerChecker(token: string): (authorization: string | null) => TokenCheck {
+function bearerChecker(token: string): (authorization: string | null) => TokenCheck {
   const expected = sha256(token);
   return (authorization) => {
     if (authorization === null) return "missing";

@@ -8,7 +8,7 @@
 import { DASHBOARD_ASSETS, DASHBOARD_VERSION } from "./dashboard_assets.ts";
 
 /** Headers of every dashboard file: no framing, no inline or foreign script, no sniffing. */
-export const DASHBOARD_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+const DASHBOARD_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy":
     "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   "x-frame-options": "DENY",

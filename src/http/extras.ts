@@ -12,7 +12,7 @@ import { type EventSource, EventStreams } from "./events_sse.ts";
 import { METRICS_PATH, serveMetrics } from "./metrics_endpoint.ts";
 
 /** The path of the event streams. */
-export const EVENTS_PATH = "/api/events";
+const EVENTS_PATH = "/api/events";
 
 /** What the extras serve; each is off when left out. */
 export interface HttpExtrasOptions {

@@ -8,7 +8,7 @@
 /** Largest request head (request line and headers) accepted; beyond it: 431. */
 export const MAX_HEAD_BYTES = 16 * 1024;
 /** Most header lines in one request; beyond it: 431. */
-export const MAX_HEADERS = 100;
+const MAX_HEADERS = 100;
 
 /** A request that cannot be served as sent; `status` is the answer (400, 413, 417, 431, 501, 505). */
 export class HttpError extends Error {
@@ -191,7 +191,7 @@ const REASONS: Readonly<Record<number, string>> = {
 };
 
 /** The reason phrase of `status` (empty for unknown codes: clients ignore it). */
-export function reasonOf(status: number): string {
+function reasonOf(status: number): string {
   return REASONS[status] ?? "";
 }
 
@@ -204,7 +204,7 @@ let dateSecond = -1;
 let dateText = "";
 
 /** The Date header value, formatted once per second. */
-export function httpDate(nowMs = Date.now()): string {
+function httpDate(nowMs = Date.now()): string {
   const second = Math.floor(nowMs / 1000);
   if (second !== dateSecond) {
     dateSecond = second;

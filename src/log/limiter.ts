@@ -122,7 +122,7 @@ export class LogLimiter {
 }
 
 /** Lines per window of one kind: per source, and over all sources. */
-export interface LineBudget {
+interface LineBudget {
   readonly perSource: number;
   readonly total: number;
 }
@@ -132,7 +132,7 @@ export interface LineBudget {
  * window. Everything that follows a remote's action — a frame, a connection,
  * a request — belongs here; counters (/node/status) keep counting every event.
  */
-export const REMOTE_LINES: Readonly<Record<string, LineBudget>> = {
+const REMOTE_LINES: Readonly<Record<string, LineBudget>> = {
   "dropped message": { perSource: 5, total: 20 },
   "protocol violation": { perSource: 5, total: 20 },
   "auth refused": { perSource: 5, total: 20 },

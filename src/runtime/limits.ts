@@ -13,13 +13,13 @@
  */
 
 /** Descriptors kept for everything but connections: the runtime, logs, files read, devices, DNS. */
-export const FD_HEADROOM = 64;
+const FD_HEADROOM = 64;
 /** Federation connections when nothing is known or set (the bound before the probe existed). */
-export const FALLBACK_CONNECTIONS = 4096;
+const FALLBACK_CONNECTIONS = 4096;
 /** Largest federation bound derived by default: a hub for thousands of sites; set more explicitly. */
-export const MAX_DERIVED_CONNECTIONS = 16_384;
+const MAX_DERIVED_CONNECTIONS = 16_384;
 /** HTTP API connections at most; an admin API needs few, a flood must not take the federation's. */
-export const MAX_HTTP_CONNECTIONS = 256;
+const MAX_HTTP_CONNECTIONS = 256;
 /** A derived federation bound below this is worth a warning at start. */
 const LOW_FEDERATION_BOUND = 256;
 /** The probe never opens more than this many (about 0.8 s). */

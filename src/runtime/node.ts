@@ -39,7 +39,7 @@ import {
 } from "./limits.ts";
 
 /** `232`, `at least 8512` or `unknown`: the descriptors free at start, for log lines. */
-export function describeDescriptors(plan: ConnectionPlan): string {
+function describeDescriptors(plan: ConnectionPlan): string {
   const d = plan.descriptors;
   return d === null ? "unknown" : `${d.atLeast ? "at least " : ""}${d.free}`;
 }

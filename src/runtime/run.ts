@@ -18,7 +18,7 @@ export { type RunningNode, StartError, startNode, type StartNodeOptions } from "
  * Time a stop may take beyond drain_timeout before the process exits
  * regardless: closing links and writing the last audit lines.
  */
-export const STOP_MARGIN_MS = 5000;
+const STOP_MARGIN_MS = 5000;
 
 /** Runs a node until a signal; returns the exit status (2 config, 1 start failure, 0 clean stop). */
 export async function runNode(configPath: string): Promise<number> {
