@@ -21,6 +21,7 @@ import {
   authenticateInbound,
   authenticateOutbound,
 } from "./authenticate.ts";
+import { hostPortText } from "../util/host.ts";
 
 /** Longest a TCP connect plus TLS handshake may take before the attempt counts as failed. */
 export const DIAL_TIMEOUT_MS = 10_000;
@@ -171,7 +172,10 @@ export class LinkManager {
     }
     this.#listener = listener;
     const a = listener.addr;
-    this.#log.info("listening", { address: `${a.hostname}:${a.port}`, tls: this.#o.node.tls });
+    this.#log.info("listening", {
+      address: hostPortText(a.hostname, a.port),
+      tls: this.#o.node.tls,
+    });
     this.#acceptLoop = this.#accept(listener);
   }
 

@@ -38,6 +38,7 @@ import {
   toRouterPath,
   webRequest,
 } from "./translate.ts";
+import { hostPortText } from "../util/host.ts";
 
 export { allowedHostNames } from "./auth.ts";
 
@@ -311,14 +312,14 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     return Promise.reject(
       new HttpApiError(
         "listen_failed",
-        `cannot listen for the HTTP API on ${listen.hostname}:${listen.port}: ` +
+        `cannot listen for the HTTP API on ${hostPortText(listen.hostname, listen.port)}: ` +
           `${listenReason(e)} (check [mod_http] listen)`,
       ),
     );
   }
   const addr = server.addr;
   logger.info("HTTP API listening", {
-    address: `${addr.hostname}:${addr.port}`,
+    address: hostPortText(addr.hostname, addr.port),
     token: auth.checkToken !== null,
   });
   let stopping: Promise<void> | null = null;

@@ -11,6 +11,7 @@ import { formatDuration } from "../util/format.ts";
 import { type RunningNode, StartError, startNode } from "./node.ts";
 import { notifySystemd } from "./notify.ts";
 import { VERSION } from "../version.ts";
+import { hostPortText } from "../util/host.ts";
 
 export { type RunningNode, StartError, startNode, type StartNodeOptions } from "./node.ts";
 
@@ -62,8 +63,8 @@ export async function runNode(configPath: string): Promise<number> {
     node: config.node.name,
     version: VERSION,
     config: config.file,
-    federation: fedAddr ? `${fedAddr.hostname}:${fedAddr.port}` : "off",
-    api: running.http ? `${running.http.addr.hostname}:${running.http.addr.port}` : "off",
+    federation: fedAddr ? hostPortText(fedAddr.hostname, fedAddr.port) : "off",
+    api: running.http ? hostPortText(running.http.addr.hostname, running.http.addr.port) : "off",
   });
   await notifySystemd("READY=1", logger);
 

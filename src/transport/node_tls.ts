@@ -123,7 +123,7 @@ export function openNodeTlsListener(options: NodeTlsListenOptions): Promise<Node
   });
   // Each connection gets its own server object made from these: replacing them is a reload.
   let serverOptions = tlsOptions(options.cert, options.key, clientCa);
-  const where = `${options.hostname}:${options.port}`;
+  const where = hostPortText(options.hostname, options.port);
   try {
     // A certificate or key node:tls cannot use is a start-up error, not one per dialer.
     tls.createSecureContext({ cert: options.cert, key: options.key });

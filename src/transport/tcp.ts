@@ -2,10 +2,11 @@
 import { dialNodeTlsUnverified } from "./node_tls.ts";
 import { type ClientCertificate, dialTlsWithClientCert } from "./tls_dial.ts";
 import { type Dialer, type Listener, tlsHint, TransportError } from "./types.ts";
+import { hostPortText } from "../util/host.ts";
 
 function addrText(a: Deno.Addr): string {
   if (a.transport === "tcp" || a.transport === "udp") {
-    return a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
+    return hostPortText(a.hostname, a.port);
   }
   return a.transport;
 }
