@@ -59,6 +59,9 @@ function linesSince(node: LabNode, from: number, msgs: string[] = []): string[] 
   });
 }
 
+/** Connections the pre-auth flood opens together, every 50 ms. */
+const FLOOD_BATCH = 11;
+
 export const preAuthFlood: Scenario = {
   name: "pre-auth TLS flood",
   what: "1,100 TLS connections from 127.0.0.2 that never authenticate; a peer from 127.0.0.1 joins",
@@ -78,7 +81,7 @@ export const preAuthFlood: Scenario = {
     const flood = (async () => {
       // 1,100 at about 220 per second: 11 every 50 ms.
       for (let batch = 0; batch < 100; batch++) {
-        for (let i = 0; i < 11; i++) {
+        for (let i = 0; i < FLOOD_BATCH; i++) {
           const s = tls.connect(
             withSource({ host: "127.0.0.1", port, rejectUnauthorized: false }, "127.0.0.2"),
           );
@@ -127,9 +130,11 @@ export const preAuthFlood: Scenario = {
       "every join authenticated (200) in under 1 s": joins.every((j) => j.status === 200) &&
         worst < 1000,
       "requests kept flowing (only 200)": tally.only(200) && tally.total > 0,
-      // Counted on the attacker's side: when the hub closes one at its auth timeout and lets the
-      // next in, the newcomer's handshake can finish before the close reaches the attacker.
-      "the attacker's address held at most 64 at once (+2 for closes seen late)": maxHeld <= 66,
+      // Counted on the attacker's side: the hub closes a batch at their shared auth deadline and
+      // lets the next batch in, whose handshakes can finish before those closes reach the
+      // attacker. Unbounded, it would hold every connection of the last 5 s (about 1,100).
+      [`the attacker's address held at most 64 at once (+${FLOOD_BATCH} closes seen late)`]:
+        maxHeld <= 64 + FLOOD_BATCH,
       "under 100 warning lines": lines.length < 100,
     });
   },
