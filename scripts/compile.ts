@@ -32,6 +32,9 @@ export const RUNTIME_FLAGS: readonly string[] = [
   // notification socket in $TMPDIR or /tmp. Under systemd everything else is read-only
   // anyway (ProtectSystem=strict).
   "--allow-write",
+  // The federation listener turns Nagle off through libc's setsockopt (Deno's TLS listener has
+  // no setNoDelay): glibc from the system's library directories, nothing else can be loaded.
+  "--allow-ffi=/lib,/usr/lib,/lib64,/usr/lib64",
   // HOME locates ~/.portal_history (USERPROFILE on Windows); NOTIFY_SOCKET is where systemd
   // (Type=notify) waits for READY=1, and TMPDIR where the node binds its end of that
   // datagram socket; PORTAL_TOKEN is `portal shell`'s default API token; JOURNAL_STREAM

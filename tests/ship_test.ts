@@ -14,6 +14,7 @@ import {
   smokeRun,
   stripAnsi,
 } from "../scripts/compile.ts";
+import { LIBRARY_DIRS } from "../src/transport/nodelay.ts";
 import { VERSION } from "../src/version.ts";
 import { genCerts } from "../src/pki/mod.ts";
 import { within } from "./kit/async.ts";
@@ -503,9 +504,12 @@ Deno.test("compileArgs() bakes in the runtime permissions, never -A, and passes 
   ]);
   assert.equal(args.at(-1), "main.ts");
   for (const flag of RUNTIME_FLAGS) assert.ok(args.includes(flag));
-  for (const forbidden of ["-A", "--allow-all", "--allow-run", "--allow-ffi"]) {
+  for (const forbidden of ["-A", "--allow-all", "--allow-run"]) {
     assert.ok(!args.some((a) => a === forbidden || a.startsWith(`${forbidden}=`)), forbidden);
   }
+  // Native libraries only from the system's own directories (libc, for the listener's setsockopt).
+  assert.ok(!args.includes("--allow-ffi"), "--allow-ffi without a directory list");
+  assert.ok(args.includes(`--allow-ffi=${LIBRARY_DIRS.join(",")}`));
   assert.equal(outputPath(null), "dist/portal");
 });
 
@@ -557,7 +561,10 @@ Deno.test("every environment variable, OS fact and unstable API Portal uses is a
     ...RUNTIME_FLAGS.filter((f) => f.startsWith("--unstable-")).map((f) => f.slice(11)),
     ...(denoJson.unstable ?? []),
   ];
-  const unstableCall: [RegExp, string][] = [[/\blistenDatagram\b/, "net"]];
+  const unstableCall: [RegExp, string][] = [
+    [/\blistenDatagram\b/, "net"],
+    [/\breusePort\b/, "net"],
+  ];
   const problems: string[] = [];
   for (const file of await sourceFiles()) {
     const text = await Deno.readTextFile(file);

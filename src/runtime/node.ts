@@ -19,6 +19,7 @@ import { errorText } from "../util/errors.ts";
 import { formatDuration } from "../util/format.ts";
 import { type Dialer, openListener } from "../transport/mod.ts";
 import { openNodeTlsListener } from "../transport/node_tls.ts";
+import { nativeListenerUnavailable, openNativeTlsListener } from "../transport/native_tls.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { watchCertificateExpiry } from "./cert_watch.ts";
 import { registerReloadPath, Reloader, type ReloadOutcome } from "./reload.ts";
@@ -131,6 +132,13 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
   const cert = material.pair?.cert ?? "";
   const key = material.pair?.key ?? "";
   const requireCert = node.tls && node.tlsClientAuth === "require";
+  // Deno's own TLS is the lighter listener; node:tls serves where it cannot.
+  const listenerFallback = node.tls && node.listenPort !== null
+    ? nativeListenerUnavailable({ clientCa: requireCert ? caPem : null })
+    : null;
+  if (listenerFallback !== null) {
+    log.info("federation listener runs on node:tls", { reason: listenerFallback });
+  }
   const credentials = new NodeCredentials(node, material, options.dialer ?? null);
 
   let access;
@@ -160,9 +168,11 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     clock,
     dialer: credentials.dialer,
     requireCertificateName: requireCert,
-    listen: node.listenPort === null ? null : node.tls
+    listen: node.listenPort === null
+      ? null
+      : node.tls
       ? () =>
-        openNodeTlsListener({
+        (listenerFallback === null ? openNativeTlsListener : openNodeTlsListener)({
           hostname: node.listenHost,
           port: node.listenPort ?? 0,
           cert,

@@ -144,6 +144,20 @@ export function sourceOf(address: string): string {
   return `${groups.slice(0, 4).join(":")}::/64`;
 }
 
+/**
+ * One spelling per address, for comparing addresses from different sources:
+ * IPv4 (also IPv4-mapped IPv6) as dotted quad, IPv6 as its eight groups.
+ */
+export function canonicalAddress(host: string): string {
+  const bare = host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host;
+  const zone = bare.indexOf("%");
+  const h = zone >= 0 ? bare.slice(0, zone) : bare;
+  if (!h.includes(":")) return h;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(h);
+  if (mapped) return mapped[1];
+  return expandIpv6(h)?.join(":") ?? h.toLowerCase();
+}
+
 /** The eight groups of an IPv6 address (without zone), lowercase, no leading zeros; null if malformed. */
 function expandIpv6(host: string): string[] | null {
   const halves = host.toLowerCase().split("::");

@@ -20,6 +20,7 @@ export const NODE_FLAGS: readonly string[] = [
   "--allow-read",
   "--allow-env",
   "--allow-write",
+  "--allow-ffi=/lib,/usr/lib,/lib64,/usr/lib64",
   "--unstable-net",
 ];
 

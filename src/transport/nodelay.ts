@@ -1,0 +1,209 @@
+/**
+ * Nagle's algorithm off for the connections a Deno.listenTls listener
+ * accepts. Deno gives a TLS connection no setNoDelay, but Linux copies
+ * TCP_NODELAY from a listening socket to every connection it accepts, so it
+ * is set once, on the listening socket, through libc's setsockopt. That needs
+ * Linux, glibc and the `ffi` permission for the system's library directories;
+ * {@link noDelayUnavailable} says why not when any of them is missing, and the
+ * caller then uses node:tls instead.
+ */
+import { canonicalAddress } from "./gate.ts";
+
+const IPPROTO_TCP = 6;
+const TCP_NODELAY = 1;
+const SOL_SOCKET = 1;
+const SO_ACCEPTCONN = 30;
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+const SYMBOLS = {
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+} as const;
+const SHUT_RDWR = 2;
+const RLIMIT_NOFILE = 7;
+/** Descriptors looked at, at most: the fd limit, or this when it is higher. */
+const MAX_SCAN = 1_048_576n;
+
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/**
+ * The directories the ffi permission is granted for (`--allow-ffi=` these):
+ * the system's own, so no library from elsewhere can be loaded.
+ */
+export const LIBRARY_DIRS = ["/lib", "/usr/lib", "/lib64", "/usr/lib64"] as const;
+
+/** Where glibc's libc.so.6 is, by distribution: Debian's multiarch directories first. */
+function libcPaths(): string[] {
+  const triple = `${Deno.build.arch}-linux-gnu`;
+  return [
+    `/lib/${triple}/libc.so.6`,
+    `/usr/lib/${triple}/libc.so.6`,
+    "/lib64/libc.so.6",
+    "/usr/lib64/libc.so.6",
+    "/lib/libc.so.6",
+    "/usr/lib/libc.so.6",
+  ];
+}
+
+/**
+ * Runs `use` with libc's socket calls, or says why they cannot be had here.
+ * The library is opened for each use and closed after it (a use is a
+ * listener opening, a certificate change or a batch of handshakes cut short),
+ * so nothing stays open between uses.
+ */
+function withLibc<T>(use: (c: Libc) => T): T | { readonly unavailable: string } {
+  if (Deno.build.os !== "linux") return { unavailable: `${Deno.build.os} is not Linux` };
+  const paths = libcPaths();
+  const granted = paths.filter((p) =>
+    Deno.permissions.querySync({ name: "ffi", path: p }).state === "granted"
+  );
+  if (granted.length === 0) {
+    return {
+      unavailable: `the ffi permission is not granted (--allow-ffi=${LIBRARY_DIRS.join(",")})`,
+    };
+  }
+  for (const path of granted) {
+    let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+    try {
+      lib = Deno.dlopen(path, SYMBOLS);
+    } catch {
+      // Not there on this distribution: try the next place.
+      continue;
+    }
+    try {
+      return use(lib.symbols);
+    } finally {
+      lib.close();
+    }
+  }
+  return { unavailable: `glibc's libc.so.6 is in none of ${paths.join(", ")}` };
+}
+
+/** Why {@link noDelayListener} cannot work in this process, or null when it can. */
+export function noDelayUnavailable(): string | null {
+  const r = withLibc(() => null);
+  return r === null ? null : r.unavailable;
+}
+
+/**
+ * Sets TCP_NODELAY on this process's listening sockets bound to `port`
+ * (Deno does not say which descriptor is whose; during a certificate change
+ * two share the port). Returns null when at least one was set, or why not.
+ */
+export function noDelayListener(port: number): string | null {
+  const r = withLibc((c) => setNoDelay(c, port));
+  return typeof r === "object" && r !== null ? r.unavailable : r;
+}
+
+function setNoDelay(c: Libc, port: number): string | null {
+  const one = new Uint8Array(new Int32Array([1]).buffer);
+  let set = 0;
+  for (const fd of listeningOn(c, port)) {
+    if (c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, one, 4) !== 0) {
+      return `setsockopt(TCP_NODELAY) failed on the listening socket (descriptor ${fd})`;
+    }
+    set++;
+  }
+  return set > 0 ? null : `no listening socket on port ${port} was found among the descriptors`;
+}
+
+/** Whether every listening socket of this process bound to `port` has TCP_NODELAY (for tests). */
+export function listenerHasNoDelay(port: number): boolean {
+  const r = withLibc((c) => {
+    let seen = 0;
+    for (const fd of listeningOn(c, port)) {
+      if (intOption(c, fd, IPPROTO_TCP, TCP_NODELAY) === 0) return false;
+      seen++;
+    }
+    return seen > 0;
+  });
+  return r === true;
+}
+
+/** How {@link shutdownConnections} names a connection: its remote address and port. */
+export function connectionKey(address: string, port: number): string {
+  return `${canonicalAddress(address)} ${port}`;
+}
+
+/**
+ * Shuts down (both ways) this process's sockets accepted on local `port`
+ * whose remote end is in `remotes` ({@link connectionKey}); returns how many.
+ * Deno closes a TLS connection still in its handshake only once the
+ * handshake ends, which a silent client never lets happen: its socket would
+ * stay open for good. A shut-down socket ends the handshake at once.
+ */
+export function shutdownConnections(port: number, remotes: ReadonlySet<string>): number {
+  if (remotes.size === 0) return 0;
+  const r = withLibc((c) => shutdownIn(c, port, remotes));
+  return typeof r === "number" ? r : 0;
+}
+
+function shutdownIn(c: Libc, port: number, remotes: ReadonlySet<string>): number {
+  const addr = new Uint8Array(128);
+  const len = new Uint32Array(1);
+  const lenBytes = new Uint8Array(len.buffer);
+  let done = 0;
+  for (const fd of sockets(c, port, addr)) {
+    len[0] = addr.byteLength;
+    if (c.getpeername(fd, addr, lenBytes) !== 0) continue;
+    const key = sockaddrKey(addr);
+    if (key !== null && remotes.has(key) && c.shutdown(fd, SHUT_RDWR) === 0) done++;
+  }
+  return done;
+}
+
+/** The connectionKey of a sockaddr_in / sockaddr_in6, or null for another family. */
+function sockaddrKey(a: Uint8Array): string | null {
+  const family = a[0] | (a[1] << 8);
+  const port = (a[2] << 8) | a[3];
+  if (family === AF_INET) return `${a[4]}.${a[5]}.${a[6]}.${a[7]} ${port}`;
+  if (family !== AF_INET6) return null;
+  const groups: string[] = [];
+  for (let i = 8; i < 24; i += 2) groups.push(((a[i] << 8) | a[i + 1]).toString(16));
+  return connectionKey(groups.join(":"), port);
+}
+
+/** The descriptors of TCP sockets bound to local `port`, scanned up to the fd limit; `addr` gets each one's name. */
+function* sockets(c: Libc, port: number, addr: Uint8Array): Generator<number> {
+  const limit = new BigUint64Array(2);
+  const max = c.getrlimit(RLIMIT_NOFILE, new Uint8Array(limit.buffer)) === 0
+    ? Number(limit[0] < MAX_SCAN ? limit[0] : MAX_SCAN)
+    : Number(MAX_SCAN);
+  const len = new Uint32Array(1);
+  const lenBytes = new Uint8Array(len.buffer);
+  for (let fd = 0; fd < max; fd++) {
+    len[0] = addr.byteLength;
+    // Not a socket, or not open: the call fails at once (ENOTSOCK, EBADF).
+    if (c.getsockname(fd, addr, lenBytes) !== 0) continue;
+    const family = addr[0] | (addr[1] << 8);
+    if (family !== AF_INET && family !== AF_INET6) continue;
+    // sin_port / sin6_port: network byte order, right after the family.
+    if (((addr[2] << 8) | addr[3]) === port) yield fd;
+  }
+}
+
+/** The descriptors of listening TCP sockets bound to `port`. */
+function* listeningOn(c: Libc, port: number): Generator<number> {
+  for (const fd of sockets(c, port, new Uint8Array(128))) {
+    if (intOption(c, fd, SOL_SOCKET, SO_ACCEPTCONN) === 1) yield fd;
+  }
+}
+
+/** An int socket option, or -1 when it cannot be read. */
+function intOption(c: Libc, fd: number, level: number, name: number): number {
+  const value = new Int32Array(1);
+  const len = new Uint32Array([4]);
+  const ok = c.getsockopt(
+    fd,
+    level,
+    name,
+    new Uint8Array(value.buffer),
+    new Uint8Array(len.buffer),
+  );
+  return ok === 0 ? value[0] : -1;
+}

@@ -1,0 +1,272 @@
+import assert from "node:assert/strict";
+import { generateCa, issueNodeCert } from "../src/pki/mod.ts";
+import { FrameConnection } from "../src/transport/connection.ts";
+import { TransportError } from "../src/transport/mod.ts";
+import { listenerHasNoDelay } from "../src/transport/nodelay.ts";
+import { nativeListenerUnavailable, openNativeTlsListener } from "../src/transport/native_tls.ts";
+import { openNodeTlsListener } from "../src/transport/node_tls.ts";
+import { type Frame, MsgType } from "../src/wire/mod.ts";
+import { within } from "./kit/mod.ts";
+
+const ca = await generateCa();
+const leaf = await issueNodeCert(ca, { name: "hub", hosts: ["localhost", "127.0.0.1"] });
+
+async function dial(port: number, caPem: string): Promise<Deno.TlsConn> {
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+  tcp.setNoDelay(true);
+  const conn = await Deno.startTls(tcp, { hostname: "localhost", caCerts: [caPem] });
+  try {
+    await conn.handshake();
+  } catch (e) {
+    conn.close();
+    throw e;
+  }
+  return conn;
+}
+
+/** Both federation TLS listeners keep the same contract; each test runs against both. */
+const LISTENERS = [
+  ["openNativeTlsListener", openNativeTlsListener],
+  ["openNodeTlsListener", openNodeTlsListener],
+] as const;
+
+Deno.test("nativeListenerUnavailable() leaves client certificates to node:tls; here ffi is granted", () => {
+  assert.match(nativeListenerUnavailable({ clientCa: ca.certPem }) ?? "", /client certificates/);
+  assert.equal(nativeListenerUnavailable({ clientCa: null }), null);
+});
+
+Deno.test("openNativeTlsListener() sets TCP_NODELAY on its listening socket, which accepted ones inherit", async () => {
+  const listener = await openNativeTlsListener({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+  });
+  try {
+    assert.ok(listenerHasNoDelay(listener.addr.port));
+    assert.ok(!listenerHasNoDelay(1), "no listener on port 1 here");
+  } finally {
+    listener.close();
+  }
+});
+
+for (const [fn, listen] of LISTENERS) {
+  Deno.test(`${fn}() carries frames both ways with Nagle off on the accepted side`, async () => {
+    const listener = await listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: leaf.certPem,
+      key: leaf.keyPem,
+    });
+    const client = await dial(listener.addr.port, ca.certPem);
+    const accepted = await listener.accept();
+    const server = new FrameConnection(accepted.conn);
+    const clientSide = new FrameConnection(client);
+    const got: Frame[] = [];
+    let wake: () => void = () => {};
+    clientSide.start({
+      onFrame: (f) => {
+        got.push({ type: f.type, body: f.body.slice() });
+        if (got.length % 2 === 0) wake();
+      },
+      onClose: () => {},
+    });
+    // The server answers each PING with two PONGs in two writes, a macrotask apart: with Nagle on,
+    // the second waits for the client's delayed ACK (~40 ms; measured 44 ms on Deno.listenTls).
+    const later: ReturnType<typeof setTimeout>[] = [];
+    server.start({
+      onFrame: (f) => {
+        const body = f.body.slice();
+        server.send(MsgType.Pong, body);
+        later.push(setTimeout(() => server.send(MsgType.Pong, body), 0));
+      },
+      onClose: () => {},
+    });
+    try {
+      assert.match(accepted.remote, /^127\.0\.0\.1:\d+$/);
+      const rtts: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const arrived = new Promise<void>((r) => (wake = r));
+        const t0 = performance.now();
+        clientSide.send(MsgType.Ping, new Uint8Array([i]));
+        await within(arrived, `pongs ${i}`);
+        rtts.push(performance.now() - t0);
+      }
+      assert.deepEqual(
+        got.map((f) => [f.type, f.body[0]]),
+        [0, 1, 2, 3, 4, 5, 6].flatMap((i) => [[MsgType.Pong, i], [MsgType.Pong, i]]),
+      );
+      const median = [...rtts].sort((a, b) => a - b)[3];
+      assert.ok(median < 20, `round trips ${rtts.map((r) => r.toFixed(1)).join(", ")} ms`);
+    } finally {
+      for (const t of later) clearTimeout(t);
+      clientSide.close();
+      server.close();
+      listener.close();
+      await Promise.all([clientSide.closed(), server.closed()]);
+    }
+  });
+
+  Deno.test(`${fn}() reports a client that trusts another CA`, async () => {
+    const errors: string[] = [];
+    let reported: () => void = () => {};
+    const seen = new Promise<void>((r) => (reported = r));
+    const listener = await listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: leaf.certPem,
+      key: leaf.keyPem,
+      onTlsError: (remote, message) => {
+        errors.push(`${remote} ${message}`);
+        reported();
+      },
+    });
+    const other = await generateCa();
+    try {
+      await assert.rejects(dial(listener.addr.port, other.certPem));
+      await within(seen, "the TLS error report");
+      assert.match(errors[0], /^127\.0\.0\.1:\d+ /);
+    } finally {
+      listener.close();
+    }
+  });
+
+  Deno.test(`${fn}() refuses a port in use with a TransportError`, async () => {
+    const first = await listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: leaf.certPem,
+      key: leaf.keyPem,
+    });
+    try {
+      await assert.rejects(
+        listen({
+          hostname: "127.0.0.1",
+          port: first.addr.port,
+          cert: leaf.certPem,
+          key: leaf.keyPem,
+        }),
+        (e) =>
+          e instanceof TransportError && e.code === "listen_failed" &&
+          e.message.includes(String(first.addr.port)),
+      );
+    } finally {
+      first.close();
+    }
+  });
+
+  Deno.test(`${fn}() drops a client that never starts TLS after the handshake timeout`, async () => {
+    const errors: string[] = [];
+    const listener = await listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: leaf.certPem,
+      key: leaf.keyPem,
+      handshakeTimeoutMs: 200,
+      onTlsError: (_remote, message) => errors.push(message),
+    });
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    try {
+      const n = await within(
+        silent.read(new Uint8Array(8)),
+        "the listener to drop the connection",
+        5000,
+      );
+      assert.equal(n, null);
+      assert.ok(errors.some((m) => /timeout/i.test(m)), errors.join("; "));
+    } finally {
+      silent.close();
+      listener.close();
+    }
+  });
+
+  Deno.test(`${fn}() closes connections beyond maxConnections at once`, async () => {
+    const refused: string[] = [];
+    const listener = await listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: leaf.certPem,
+      key: leaf.keyPem,
+      maxConnections: 1,
+      onRefused: (remote) => refused.push(remote),
+    });
+    const first = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    const second = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    try {
+      assert.equal(
+        await within(second.read(new Uint8Array(8)), "the second to be closed", 5000),
+        null,
+      );
+      assert.equal(refused.length, 1);
+    } finally {
+      first.close();
+      second.close();
+      listener.close();
+    }
+  });
+
+  Deno.test(`${fn}(): setCredentials() serves new connections the new certificate; open ones stay`, async () => {
+    const listener = await listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: leaf.certPem,
+      key: leaf.keyPem,
+    });
+    const open: Deno.TlsConn[] = [];
+    const accepted: { conn: { close(): void } }[] = [];
+    try {
+      open.push(await dial(listener.addr.port, ca.certPem));
+      accepted.push(await listener.accept());
+      const other = await generateCa();
+      const renewed = await issueNodeCert(other, {
+        name: "hub",
+        hosts: ["localhost", "127.0.0.1"],
+      });
+      // A key that is not the certificate's is refused, and the old pair stays in use.
+      assert.throws(
+        () => listener.setCredentials({ cert: renewed.certPem, key: leaf.keyPem, clientCa: null }),
+        (e) => e instanceof TransportError && e.code === "listen_failed",
+      );
+      open.push(await dial(listener.addr.port, ca.certPem));
+      accepted.push(await listener.accept());
+      listener.setCredentials({ cert: renewed.certPem, key: renewed.keyPem, clientCa: null });
+      // New connections get the new certificate: trusted through its own CA only.
+      await assert.rejects(dial(listener.addr.port, ca.certPem));
+      open.push(await dial(listener.addr.port, other.certPem));
+      accepted.push(await listener.accept());
+      // The first connection still carries bytes.
+      await open[0].write(new Uint8Array([1]));
+    } finally {
+      for (const c of open) c.close();
+      for (const a of accepted) a.conn.close();
+      listener.close();
+    }
+  });
+}
+
+Deno.test("tcpTlsDialer() with tls_verify = false connects to a listener whose CA it does not know", async () => {
+  const { tcpTlsDialer } = await import("../src/transport/mod.ts");
+  const { peerConfig } = await import("./helpers/nodes.ts");
+  const listener = await openNodeTlsListener({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+  });
+  const other = await generateCa();
+  try {
+    const verified = tcpTlsDialer({ tls: true, caCerts: [other.certPem] });
+    const peer = peerConfig("hub", { port: listener.addr.port, tlsServerName: "localhost" });
+    await assert.rejects(verified(peer, new AbortController().signal), /TLS handshake/);
+    const unverified = await verified({ ...peer, tlsVerify: false }, new AbortController().signal);
+    const accepted = await listener.accept();
+    assert.match(unverified.remote, /^127\.0\.0\.1:\d+$/);
+    await unverified.conn.write(new Uint8Array([1, 2, 3]));
+    const buf = new Uint8Array(8);
+    assert.equal(await accepted.conn.read(buf), 3);
+    unverified.conn.close();
+    accepted.conn.close();
+  } finally {
+    listener.close();
+  }
+});
