@@ -14,7 +14,7 @@ import {
   smokeRun,
   stripAnsi,
 } from "../scripts/compile.ts";
-import { LIBRARY_DIRS } from "../src/transport/nodelay.ts";
+import { LIBRARY_DIRS } from "../src/transport/libc_sockets.ts";
 import { VERSION } from "../src/version.ts";
 import { genCerts } from "../src/pki/mod.ts";
 import { within } from "./kit/async.ts";

@@ -7,6 +7,8 @@ import net from "node:net";
 import tls from "node:tls";
 import { generateCa, issueNodeCert } from "../src/pki/mod.ts";
 import { acceptLoop } from "../src/transport/accept.ts";
+import type { TlsListenOptions } from "../src/transport/admission.ts";
+import { openNativeTlsListener } from "../src/transport/native_tls.ts";
 import { openNodeTlsListener } from "../src/transport/node_tls.ts";
 import type { Listener, RawConn } from "../src/transport/types.ts";
 import { FakeClock, settle, within } from "./kit/mod.ts";
@@ -16,6 +18,12 @@ const hub = await issueNodeCert(ca, { name: "hub", hosts: ["localhost", "127.0.0
 const office = await issueNodeCert(ca, { name: "office", hosts: ["localhost", "127.0.0.1"] });
 const strangerCa = await generateCa();
 const stranger = await issueNodeCert(strangerCa, { name: "office", hosts: ["localhost"] });
+
+/** The fair bounds are admission.ts's, shared by both listeners: each test runs against both. */
+const LISTENERS = [
+  ["openNativeTlsListener", openNativeTlsListener],
+  ["openNodeTlsListener", openNodeTlsListener],
+] as const;
 
 /** A plain TCP connection from `localAddress` that never starts TLS. */
 function silent(port: number, localAddress: string): Promise<net.Socket> {
@@ -55,11 +63,12 @@ function closedByServer(s: net.Socket): Promise<void> {
 }
 
 async function withListener(
-  opts: Partial<Parameters<typeof openNodeTlsListener>[0]>,
+  opts: Partial<TlsListenOptions>,
   fn: (l: Listener, events: string[]) => Promise<void>,
+  listen: (o: TlsListenOptions) => Promise<Listener> = openNodeTlsListener,
 ): Promise<void> {
   const events: string[] = [];
-  const l = await openNodeTlsListener({
+  const l = await listen({
     hostname: "127.0.0.1",
     port: 0,
     cert: hub.certPem,
@@ -77,71 +86,75 @@ async function withListener(
   }
 }
 
-Deno.test("openNodeTlsListener() bounds silent connections per address; another address still gets in", async () => {
-  await withListener({ maxUnauthenticatedPerSource: 4 }, async (l, events) => {
-    const flood: net.Socket[] = [];
-    try {
-      for (let i = 0; i < 10; i++) flood.push(await silent(l.addr.port, "127.0.0.2"));
-      await within(Promise.all(flood.slice(4).map(closedByServer)), "6 refusals", 3000);
-      assert.equal(events.filter((e) => e.startsWith("refused 127.0.0.2:")).length, 6);
-      assert.match(
-        events[0],
-        /127\.0\.0\.2 already holds 4 connections that have not authenticated/,
-      );
-      const peer = await within(tlsClient(l.addr.port), "the peer's handshake", 3000);
-      const raw = await within(l.accept(), "the peer's connection", 3000);
-      assert.match(raw.remote, /^127\.0\.0\.1:\d+$/);
-      raw.conn.close();
-      peer.destroy();
-    } finally {
-      for (const s of flood) s.destroy();
-    }
+for (const [fn, listen] of LISTENERS) {
+  Deno.test(`${fn}() bounds silent connections per address; another address still gets in`, async () => {
+    await withListener({ maxUnauthenticatedPerSource: 4 }, async (l, events) => {
+      const flood: net.Socket[] = [];
+      try {
+        for (let i = 0; i < 10; i++) flood.push(await silent(l.addr.port, "127.0.0.2"));
+        await within(Promise.all(flood.slice(4).map(closedByServer)), "6 refusals", 3000);
+        assert.equal(events.filter((e) => e.startsWith("refused 127.0.0.2:")).length, 6);
+        assert.match(
+          events[0],
+          /127\.0\.0\.2 already holds 4 connections that have not authenticated/,
+        );
+        const peer = await within(tlsClient(l.addr.port), "the peer's handshake", 3000);
+        const raw = await within(l.accept(), "the peer's connection", 3000);
+        assert.match(raw.remote, /^127\.0\.0\.1:\d+$/);
+        raw.conn.close();
+        peer.destroy();
+      } finally {
+        for (const s of flood) s.destroy();
+      }
+    }, listen);
   });
-});
 
-Deno.test("openNodeTlsListener() sheds the newest of the biggest holder when all slots are taken", async () => {
-  await withListener({ maxUnauthenticated: 3, maxConnections: 100 }, async (l, events) => {
-    const flood: net.Socket[] = [];
-    try {
-      for (let i = 0; i < 3; i++) flood.push(await silent(l.addr.port, "127.0.0.2"));
+  Deno.test(`${fn}() sheds the newest of the biggest holder when all slots are taken`, async () => {
+    await withListener({ maxUnauthenticated: 3, maxConnections: 100 }, async (l, events) => {
+      const flood: net.Socket[] = [];
+      try {
+        for (let i = 0; i < 3; i++) flood.push(await silent(l.addr.port, "127.0.0.2"));
+        await settle();
+        const peer = await within(tlsClient(l.addr.port), "the peer's handshake", 3000);
+        await within(closedByServer(flood[2]), "the newest flood connection to go", 3000);
+        assert.ok(
+          events.some((e) => /^shed 127\.0\.0\.2:\d+ .*127\.0\.0\.2 holds the most/.test(e)),
+        );
+        const raw = await l.accept();
+        raw.conn.close();
+        peer.destroy();
+      } finally {
+        for (const s of flood) s.destroy();
+      }
+    }, listen);
+  });
+
+  Deno.test(`${fn}() at max_connections makes room only by shedding unauthenticated ones`, async () => {
+    await withListener({ maxConnections: 2 }, async (l, events) => {
+      const first = await within(tlsClient(l.addr.port), "first handshake", 3000);
+      const a = await l.accept();
+      a.authenticated!();
+      const silentOne = await silent(l.addr.port, "127.0.0.2");
       await settle();
-      const peer = await within(tlsClient(l.addr.port), "the peer's handshake", 3000);
-      await within(closedByServer(flood[2]), "the newest flood connection to go", 3000);
-      assert.ok(events.some((e) => /^shed 127\.0\.0\.2:\d+ .*127\.0\.0\.2 holds the most/.test(e)));
-      const raw = await l.accept();
-      raw.conn.close();
-      peer.destroy();
-    } finally {
-      for (const s of flood) s.destroy();
-    }
+      // Full: one authenticated, one silent from 127.0.0.2. A newcomer from 127.0.0.1 sheds the silent one.
+      const second = await within(tlsClient(l.addr.port), "second handshake", 3000);
+      await within(closedByServer(silentOne), "the silent connection to go", 3000);
+      const b = await l.accept();
+      b.authenticated!();
+      // Full again, nobody unauthenticated is left to shed: the next is refused at once.
+      const third = await silent(l.addr.port, "127.0.0.3");
+      await within(closedByServer(third), "the refusal", 3000);
+      assert.ok(
+        events.some((e) => /^refused 127\.0\.0\.3:\d+ 2 connections are open/.test(e)),
+        events.join("\n"),
+      );
+      for (const r of [a, b] as RawConn[]) r.conn.close();
+      first.destroy();
+      second.destroy();
+      third.destroy();
+    }, listen);
   });
-});
-
-Deno.test("openNodeTlsListener() at max_connections makes room only by shedding unauthenticated ones", async () => {
-  await withListener({ maxConnections: 2 }, async (l, events) => {
-    const first = await within(tlsClient(l.addr.port), "first handshake", 3000);
-    const a = await l.accept();
-    a.authenticated!();
-    const silentOne = await silent(l.addr.port, "127.0.0.2");
-    await settle();
-    // Full: one authenticated, one silent from 127.0.0.2. A newcomer from 127.0.0.1 sheds the silent one.
-    const second = await within(tlsClient(l.addr.port), "second handshake", 3000);
-    await within(closedByServer(silentOne), "the silent connection to go", 3000);
-    const b = await l.accept();
-    b.authenticated!();
-    // Full again, nobody unauthenticated is left to shed: the next is refused at once.
-    const third = await silent(l.addr.port, "127.0.0.3");
-    await within(closedByServer(third), "the refusal", 3000);
-    assert.ok(
-      events.some((e) => /^refused 127\.0\.0\.3:\d+ 2 connections are open/.test(e)),
-      events.join("\n"),
-    );
-    for (const r of [a, b] as RawConn[]) r.conn.close();
-    first.destroy();
-    second.destroy();
-    third.destroy();
-  });
-});
+}
 
 Deno.test("openNodeTlsListener() with a client CA passes the verified names and refuses others", async () => {
   await withListener({ clientCa: ca.certPem }, async (l, events) => {

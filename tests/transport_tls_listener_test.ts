@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { generateCa, issueNodeCert } from "../src/pki/mod.ts";
 import { FrameConnection } from "../src/transport/connection.ts";
 import { TransportError } from "../src/transport/mod.ts";
-import { listenerHasNoDelay } from "../src/transport/nodelay.ts";
+import { listenerHasNoDelay } from "../src/transport/libc_sockets.ts";
 import { nativeListenerUnavailable, openNativeTlsListener } from "../src/transport/native_tls.ts";
 import { openNodeTlsListener } from "../src/transport/node_tls.ts";
 import { type Frame, MsgType } from "../src/wire/mod.ts";
@@ -232,8 +232,11 @@ for (const [fn, listen] of LISTENERS) {
       listener.setCredentials({ cert: renewed.certPem, key: renewed.keyPem, clientCa: null });
       // New connections get the new certificate: trusted through its own CA only.
       await assert.rejects(dial(listener.addr.port, ca.certPem));
-      open.push(await dial(listener.addr.port, other.certPem));
-      accepted.push(await listener.accept());
+      // Every one of them, also while a replaced listener drains.
+      for (let i = 0; i < 20; i++) {
+        open.push(await dial(listener.addr.port, other.certPem));
+        accepted.push(await listener.accept());
+      }
       // The first connection still carries bytes.
       await open[0].write(new Uint8Array([1]));
     } finally {

@@ -12,7 +12,7 @@ import { type Clock, systemClock, type TimerHandle } from "../util/clock.ts";
 import { formatDuration } from "../util/format.ts";
 import { hostPortText } from "../util/host.ts";
 import { SharedTimers } from "../util/timers.ts";
-import { acceptLoop } from "./accept.ts";
+import { type AcceptLoop, acceptLoop } from "./accept.ts";
 import { DEFAULT_PER_SOURCE, DEFAULT_TOTAL, FairGate, sourceOf } from "./gate.ts";
 import type { RawConn } from "./types.ts";
 
@@ -103,10 +103,11 @@ export interface Admission<C extends Deno.Conn> {
   /** The handshake of `a` failed: log `message` (null: not worth a line) and close it. */
   fail(a: Accepted<C>, message: string | null): void;
   /**
-   * Accepts from `next` from now on and closes the listener used so far
-   * (connections still in its kernel queue are reset: their dialers retry).
+   * Accepts from `next` from now on; the listener used so far goes on
+   * accepting for `drainMs` (what reached it before new connections were
+   * sent to `next`), then closes.
    */
-  replaceListener(next: Deno.Listener<C>): void;
+  replaceListener(next: Deno.Listener<C>, drainMs: number): void;
   accept(): Promise<RawConn>;
   close(): void;
 }
@@ -137,6 +138,10 @@ export function admit<C extends Deno.Conn>(
   let waiting: { resolve: (c: RawConn) => void; reject: (e: Error) => void } | null = null;
   let closed = false;
   const live = new Set<Accepted<C>>();
+  /** Listeners replaced and still taking what reached them before the switch. */
+  const draining = new Set<
+    { inner: Deno.Listener<C>; loop: AcceptLoop; timer: TimerHandle | null }
+  >();
   const clearTimer = (a: Accepted<C>) => {
     if (a.timer !== null) clock.clear(a.timer);
     a.timer = null;
@@ -174,20 +179,29 @@ export function admit<C extends Deno.Conn>(
       if (message !== null) options.onTlsError?.(a.remote, message);
       a.close();
     },
-    replaceListener(next) {
+    replaceListener(next, drainMs) {
       if (closed) {
         next.close();
         return;
       }
-      const old = { inner, loop };
+      const old: { inner: Deno.Listener<C>; loop: AcceptLoop; timer: TimerHandle | null } = {
+        inner,
+        loop,
+        timer: null,
+      };
       inner = next;
       loop = startLoop(next);
-      old.loop.stop();
-      try {
-        old.inner.close();
-      } catch {
-        // Closed already.
-      }
+      draining.add(old);
+      const retire = () => {
+        if (!draining.delete(old)) return;
+        old.loop.stop();
+        try {
+          old.inner.close();
+        } catch {
+          // Closed already.
+        }
+      };
+      old.timer = clock.setTimeout(retire, drainMs);
     },
     accept() {
       const next = queue.shift();
@@ -198,6 +212,16 @@ export function admit<C extends Deno.Conn>(
     close() {
       if (closed) return;
       closed = true;
+      for (const d of draining) {
+        if (d.timer !== null) clock.clear(d.timer);
+        d.loop.stop();
+        try {
+          d.inner.close();
+        } catch {
+          // Closed already.
+        }
+      }
+      draining.clear();
       loop.stop();
       try {
         inner.close();

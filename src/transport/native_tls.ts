@@ -3,7 +3,7 @@
  * no stream bridge per connection, which makes it the cheaper of the two
  * listeners (about 30 % less hub CPU per relayed message and half the memory
  * per idle link, docs/performance.md). Deno gives its TLS connections no
- * setNoDelay; nodelay.ts turns Nagle off on the listening socket instead,
+ * setNoDelay; libc_sockets.ts turns Nagle off on the listening socket instead,
  * which accepted connections inherit. Where that cannot be done, or where
  * client certificates must be asked for, node_tls.ts is used instead
  * ({@link nativeListenerUnavailable}).
@@ -17,12 +17,13 @@ import {
   noDelayListener,
   noDelayUnavailable,
   shutdownConnections,
-} from "./nodelay.ts";
+  steerToNewest,
+} from "./libc_sockets.ts";
 import { type NodeTlsListener, TransportError } from "./types.ts";
 
 /**
  * Why the native listener cannot serve these options here, or null when it
- * can: it cannot ask for client certificates, and it needs nodelay.ts.
+ * can: it cannot ask for client certificates, and it needs libc_sockets.ts.
  */
 export function nativeListenerUnavailable(options: { clientCa?: string | null }): string | null {
   if ((options.clientCa ?? null) !== null) {
@@ -84,17 +85,21 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
     addr: admission.addr,
     setCredentials(c) {
       // Deno's listener keeps its certificate for life: a second one on the same
-      // port takes over, and the first is closed (its open connections stay).
-      let next: Deno.TlsListener;
+      // port takes every new connection, and the first drains and closes (its
+      // open connections stay).
+      let next: Deno.TlsListener | null = null;
       try {
         next = bind(options.hostname, port, c.cert, c.key);
+        const why = steerToNewest(port);
+        if (why !== null) throw new Error(why);
       } catch (e) {
+        next?.close();
         throw new TransportError(
           "listen_failed",
           `cannot use the new certificate: ${errorText(e)}`,
         );
       }
-      admission.replaceListener(next);
+      admission.replaceListener(next, DRAIN_MS);
     },
     accept: () => admission.accept(),
     close: () => {
@@ -104,12 +109,15 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
   });
 }
 
+/** How long a replaced listener goes on accepting what reached it before the switch. */
+const DRAIN_MS = 1000;
+
 /** How long closed connections are collected before one scan shuts them all down. */
 const REAP_AFTER_MS = 50;
 
 /**
  * Shuts down the sockets of connections closed in their handshake
- * (nodelay.ts shutdownConnections), in batches: one scan of the descriptors
+ * (libc_sockets.ts shutdownConnections), in batches: one scan of the descriptors
  * per batch, however many a flood closed.
  */
 class Reaper {

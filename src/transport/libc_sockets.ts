@@ -23,8 +23,14 @@ const SYMBOLS = {
   getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  // memcpy returns its destination: with 0 bytes, the address of a buffer, without the
+  // pointer API (which needs --allow-ffi for every path, not only the system's libraries).
+  memcpy: { parameters: ["buffer", "buffer", "usize"], result: "usize" },
 } as const;
 const SHUT_RDWR = 2;
+const SO_ATTACH_REUSEPORT_CBPF = 51;
+/** Classic BPF "return k": the index, in its port group, of the socket a new connection goes to. */
+const BPF_RET_K = 0x06;
 const RLIMIT_NOFILE = 7;
 /** Descriptors looked at, at most: the fd limit, or this when it is higher. */
 const MAX_SCAN = 1_048_576n;
@@ -123,6 +129,37 @@ export function listenerHasNoDelay(port: number): boolean {
     return seen > 0;
   });
   return r === true;
+}
+
+/**
+ * Sends every new connection on `port` to the listening socket that joined
+ * its port group last (Linux SO_REUSEPORT steering), so a listener replaced
+ * for a certificate change gets none while it drains and closes. Once the
+ * newest is alone the rule points past the group, which the kernel takes as
+ * "no preference". Returns null when done, or why not.
+ */
+export function steerToNewest(port: number): string | null {
+  const r = withLibc((c) => {
+    const fds = [...listeningOn(c, port)];
+    if (fds.length === 0) return `no listening socket on port ${port} was found`;
+    const filter = new Uint8Array(8);
+    const view = new DataView(filter.buffer);
+    view.setUint16(0, BPF_RET_K, true);
+    view.setUint32(4, fds.length - 1, true);
+    // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+    const program = new DataView(new ArrayBuffer(16));
+    program.setUint16(0, 1, true);
+    program.setBigUint64(8, BigInt(c.memcpy(filter, filter, 0n)), true);
+    const ok = c.setsockopt(
+      fds[0],
+      SOL_SOCKET,
+      SO_ATTACH_REUSEPORT_CBPF,
+      new Uint8Array(program.buffer),
+      program.byteLength,
+    );
+    return ok === 0 ? null : `setsockopt(SO_ATTACH_REUSEPORT_CBPF) failed on port ${port}`;
+  });
+  return typeof r === "object" && r !== null ? r.unavailable : r;
 }
 
 /** How {@link shutdownConnections} names a connection: its remote address and port. */
