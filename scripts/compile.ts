@@ -46,7 +46,8 @@ export const RUNTIME_FLAGS: readonly string[] = [
   "--ignore-env",
   // Not a permission: READY=1 goes over a Unix datagram socket, and Deno.listenDatagram with
   // transport "unixpacket" is still unstable in Deno 2.9. Without it systemd would never
-  // hear READY=1 and would fail the start after TimeoutStartSec.
+  // hear READY=1 and would fail the start after TimeoutStartSec. The native TLS listener's
+  // reusePort (a second listener on the port during a certificate change) is unstable too.
   "--unstable-net",
 ];
 

@@ -23,6 +23,12 @@ export interface AcceptLoopOptions {
   readonly minPauseMs?: number;
   /** Default 1000 ms. */
   readonly maxPauseMs?: number;
+  /**
+   * Asked before each accept: a promise makes the loop wait for it first
+   * (descriptors of connections just closed are still being released).
+   * Default: never wait.
+   */
+  readonly beforeAccept?: () => Promise<void> | null;
 }
 
 /** A running accept loop. */
@@ -71,6 +77,9 @@ export function acceptLoop<C extends Deno.Conn>(
     let failures = 0;
     let pauseMs = minPause;
     while (!stopped) {
+      const wait = options.beforeAccept?.();
+      if (wait) await wait;
+      if (stopped) return;
       let conn: C;
       try {
         conn = await listener.accept();

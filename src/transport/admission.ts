@@ -116,13 +116,15 @@ export interface Admission<C extends Deno.Conn> {
  * Runs the accept loop of `first` with the bounds above and calls
  * `handshake` for each admitted connection, which ends in `handOver` or
  * `fail` (or the deadline, which closes it). `closedEarly` hears of every
- * connection closed before it was handed over (refused, shed, failed, late).
+ * connection closed before it was handed over (refused, shed, failed, late);
+ * `beforeAccept` may hold the next accept back (acceptLoop).
  */
 export function admit<C extends Deno.Conn>(
   first: Deno.Listener<C>,
   options: TlsListenOptions,
   handshake: (a: Accepted<C>, admission: Admission<C>) => void,
   closedEarly?: (conn: C) => void,
+  beforeAccept?: () => Promise<void> | null,
 ): Admission<C> {
   // Handshake deadlines of a join storm (and accept pauses) share one runtime timer.
   const clock = new SharedTimers(options.clock ?? systemClock);
@@ -288,6 +290,7 @@ export function admit<C extends Deno.Conn>(
         options.onExhausted?.(reason, pauseMs, maxConnections);
       },
       onResumed: options.onResumed,
+      beforeAccept,
     });
   let loop = startLoop(inner);
   return admission;

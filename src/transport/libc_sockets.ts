@@ -1,10 +1,15 @@
 /**
- * Nagle's algorithm off for the connections a Deno.listenTls listener
- * accepts. Deno gives a TLS connection no setNoDelay, but Linux copies
- * TCP_NODELAY from a listening socket to every connection it accepts, so it
- * is set once, on the listening socket, through libc's setsockopt. That needs
- * Linux, glibc and the `ffi` permission for the system's library directories;
- * {@link noDelayUnavailable} says why not when any of them is missing, and the
+ * The socket calls Deno does not offer for its TLS listener, made through
+ * glibc (Linux only; the `ffi` permission for the system's library
+ * directories, nothing else):
+ * - Nagle off: Deno gives a TLS connection no setNoDelay, but Linux copies
+ *   TCP_NODELAY from a listening socket to every connection it accepts, so it
+ *   is set once on the listening socket ({@link noDelayListener}).
+ * - A certificate change: a second listening socket on the same port gets
+ *   every new connection ({@link steerToNewest}).
+ * - Handshakes cut short: Deno closes such a connection only once the client
+ *   ends the handshake; {@link shutdownConnections} ends it at once.
+ * {@link noDelayUnavailable} says why none of this can work here, and the
  * caller then uses node:tls instead.
  */
 import { canonicalAddress } from "./gate.ts";
@@ -184,12 +189,18 @@ function shutdownIn(c: Libc, port: number, remotes: ReadonlySet<string>): number
   const addr = new Uint8Array(128);
   const len = new Uint32Array(1);
   const lenBytes = new Uint8Array(len.buffer);
+  // One system call per descriptor (its peer); the key is built only when the peer's port fits.
+  const ports = new Set([...remotes].map((k) => Number(k.slice(k.lastIndexOf(" ") + 1))));
+  const max = descriptorLimit(c);
   let done = 0;
-  for (const fd of sockets(c, port, addr)) {
+  for (let fd = 0; fd < max && done < remotes.size; fd++) {
     len[0] = addr.byteLength;
-    if (c.getpeername(fd, addr, lenBytes) !== 0) continue;
+    if (c.getpeername(fd, addr, lenBytes) !== 0 || !ports.has((addr[2] << 8) | addr[3])) continue;
     const key = sockaddrKey(addr);
-    if (key !== null && remotes.has(key) && c.shutdown(fd, SHUT_RDWR) === 0) done++;
+    if (key === null || !remotes.has(key)) continue;
+    len[0] = addr.byteLength;
+    if (c.getsockname(fd, addr, lenBytes) !== 0 || ((addr[2] << 8) | addr[3]) !== port) continue;
+    if (c.shutdown(fd, SHUT_RDWR) === 0) done++;
   }
   return done;
 }
@@ -207,10 +218,7 @@ function sockaddrKey(a: Uint8Array): string | null {
 
 /** The descriptors of TCP sockets bound to local `port`, scanned up to the fd limit; `addr` gets each one's name. */
 function* sockets(c: Libc, port: number, addr: Uint8Array): Generator<number> {
-  const limit = new BigUint64Array(2);
-  const max = c.getrlimit(RLIMIT_NOFILE, new Uint8Array(limit.buffer)) === 0
-    ? Number(limit[0] < MAX_SCAN ? limit[0] : MAX_SCAN)
-    : Number(MAX_SCAN);
+  const max = descriptorLimit(c);
   const len = new Uint32Array(1);
   const lenBytes = new Uint8Array(len.buffer);
   for (let fd = 0; fd < max; fd++) {
@@ -222,6 +230,14 @@ function* sockets(c: Libc, port: number, addr: Uint8Array): Generator<number> {
     // sin_port / sin6_port: network byte order, right after the family.
     if (((addr[2] << 8) | addr[3]) === port) yield fd;
   }
+}
+
+/** How far to scan: the process's descriptor limit, or MAX_SCAN when that is higher. */
+function descriptorLimit(c: Libc): number {
+  const limit = new BigUint64Array(2);
+  return c.getrlimit(RLIMIT_NOFILE, new Uint8Array(limit.buffer)) === 0
+    ? Number(limit[0] < MAX_SCAN ? limit[0] : MAX_SCAN)
+    : Number(MAX_SCAN);
 }
 
 /** The descriptors of listening TCP sockets bound to `port`. */

@@ -79,7 +79,7 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
     );
   }, (conn) => {
     if (!settled.has(conn)) reaper.add(conn.remoteAddr);
-  });
+  }, () => reaper.releasing);
   const port = admission.addr.port;
   return Promise.resolve({
     addr: admission.addr,
@@ -112,19 +112,36 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
 /** How long a replaced listener goes on accepting what reached it before the switch. */
 const DRAIN_MS = 1000;
 
-/** How long closed connections are collected before one scan shuts them all down. */
-const REAP_AFTER_MS = 50;
+/** How long the runtime gets to release the sockets of one scan before accepting goes on. */
+const RELEASE_MS = 2;
+
+/** Shortest wait before a scan: closes of one burst go into one batch. */
+const MIN_REAP_MS = 5;
+/**
+ * The wait before the next scan is this many times the last scan's duration:
+ * a flood against a hub with thousands of links (a scan of 16 000
+ * descriptors takes 10–20 ms) costs it at most a fifth of a core.
+ */
+const REAP_BACKOFF = 4;
+/**
+ * Closed connections waiting for a scan, at most: each holds a descriptor
+ * beyond `max_connections`, so a flood's batch is shut down at once when it
+ * reaches this, and the process never runs out of descriptors for them.
+ */
+const REAP_BATCH = 16;
 
 /**
  * Shuts down the sockets of connections closed in their handshake
- * (libc_sockets.ts shutdownConnections), in batches: one scan of the descriptors
- * per batch, however many a flood closed.
+ * (libc_sockets.ts shutdownConnections), in batches: one scan of the
+ * descriptors per batch, however many a flood closed.
  */
 class Reaper {
   readonly #port: number;
   readonly #clock: Clock;
   #due = new Set<string>();
   #timer: TimerHandle | null = null;
+  #waitMs = MIN_REAP_MS;
+  #releasing: { promise: Promise<void>; timer: TimerHandle } | null = null;
 
   constructor(port: number, clock: Clock = systemClock) {
     this.#port = port;
@@ -133,11 +150,30 @@ class Reaper {
 
   add(remote: Deno.NetAddr): void {
     this.#due.add(connectionKey(remote.hostname, remote.port));
-    this.#timer ??= this.#clock.setTimeout(() => this.#reap(), REAP_AFTER_MS);
+    if (this.#due.size >= REAP_BATCH) return this.#flush();
+    this.#timer ??= this.#clock.setTimeout(() => this.#reap(), this.#waitMs);
   }
 
-  /** Shuts down what is due now (a listener closing leaves nothing behind). */
+  /**
+   * While the sockets just shut down are being released by the runtime (it
+   * closes them a little later, on its own tasks), a promise: the accept
+   * loop waits for it rather than take descriptors faster than they are
+   * given back.
+   */
+  get releasing(): Promise<void> | null {
+    return this.#releasing?.promise ?? null;
+  }
+
+  /** Shuts down what is due now, and waits for nothing more (the listener closed). */
   stop(): void {
+    this.#flush();
+    if (this.#releasing !== null) {
+      this.#clock.clear(this.#releasing.timer);
+      this.#releasing = null;
+    }
+  }
+
+  #flush(): void {
     if (this.#timer !== null) this.#clock.clear(this.#timer);
     this.#reap();
   }
@@ -146,7 +182,17 @@ class Reaper {
     this.#timer = null;
     const due = this.#due;
     this.#due = new Set();
-    shutdownConnections(this.#port, due);
+    const t0 = performance.now();
+    const shut = shutdownConnections(this.#port, due);
+    this.#waitMs = Math.max(MIN_REAP_MS, REAP_BACKOFF * (performance.now() - t0));
+    if (shut > 0 && this.#releasing === null) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      const timer = this.#clock.setTimeout(() => {
+        this.#releasing = null;
+        resolve();
+      }, RELEASE_MS);
+      this.#releasing = { promise, timer };
+    }
   }
 }
 
