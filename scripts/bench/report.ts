@@ -132,13 +132,14 @@ export function checkTargets(rows: readonly Row[], peers: number): TargetCheck[]
   out.push(check("row 1 at C=16 >= 40% of row 3 at C=16", ratio(r1, r3, 0.4)));
   out.push(check("office CPU per routed request (row 1, C=16) <= 50 µs", cpu(r1, "office", 50)));
   out.push(check("row 4 at C=16 >= 20% of row 5 at C=16", ratio(r4, r5, 0.2)));
-  // The issue's unit is the relayed message: each request is two (the REQUEST and its RESPONSE).
+  // Checked per request, the stricter reading of the issue's "per relayed message" (see
+  // docs/performance.md); the figure per message (REQUEST or RESPONSE) is shown beside it.
   const hubUs = cpuOf(r4, "hub");
   out.push(check(
-    "hub CPU per relayed message (row 4, C=16) <= 12 µs",
+    "hub CPU per relayed request (row 4, C=16) <= 12 µs",
     hubUs === null ? null : {
-      text: `${(hubUs / 2).toFixed(1)} µs (${hubUs.toFixed(1)} µs per request: REQUEST + RESPONSE)`,
-      pass: hubUs / 2 <= 12,
+      text: `${hubUs.toFixed(1)} µs (${(hubUs / 2).toFixed(1)} µs per relayed message)`,
+      pass: hubUs <= 12,
     },
   ));
   for (const n of [1, 2, 3, 4]) {
