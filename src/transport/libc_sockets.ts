@@ -14,12 +14,20 @@
  */
 import { canonicalAddress } from "./gate.ts";
 
-const IPPROTO_TCP = 6;
-const TCP_NODELAY = 1;
-const SOL_SOCKET = 1;
-const SO_ACCEPTCONN = 30;
-const AF_INET = 2;
-const AF_INET6 = 10;
+/** Linux's numbers for the calls below (x86_64 and aarch64 alike). */
+const LINUX = {
+  IPPROTO_TCP: 6,
+  TCP_NODELAY: 1,
+  SOL_SOCKET: 1,
+  SO_ACCEPTCONN: 30,
+  SO_ATTACH_REUSEPORT_CBPF: 51,
+  AF_INET: 2,
+  AF_INET6: 10,
+  SHUT_RDWR: 2,
+  RLIMIT_NOFILE: 7,
+  /** Classic BPF "return k": the index, in its port group, of the socket a connection goes to. */
+  BPF_RET_K: 0x06,
+} as const;
 
 const SYMBOLS = {
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
@@ -32,11 +40,6 @@ const SYMBOLS = {
   // pointer API (which needs --allow-ffi for every path, not only the system's libraries).
   memcpy: { parameters: ["buffer", "buffer", "usize"], result: "usize" },
 } as const;
-const SHUT_RDWR = 2;
-const SO_ATTACH_REUSEPORT_CBPF = 51;
-/** Classic BPF "return k": the index, in its port group, of the socket a new connection goes to. */
-const BPF_RET_K = 0x06;
-const RLIMIT_NOFILE = 7;
 /** Descriptors looked at, at most: the fd limit, or this when it is higher. */
 const MAX_SCAN = 1_048_576n;
 
@@ -115,7 +118,7 @@ function setNoDelay(c: Libc, port: number): string | null {
   const one = new Uint8Array(new Int32Array([1]).buffer);
   let set = 0;
   for (const fd of listeningOn(c, port)) {
-    if (c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, one, 4) !== 0) {
+    if (c.setsockopt(fd, LINUX.IPPROTO_TCP, LINUX.TCP_NODELAY, one, 4) !== 0) {
       return `setsockopt(TCP_NODELAY) failed on the listening socket (descriptor ${fd})`;
     }
     set++;
@@ -128,7 +131,7 @@ export function listenerHasNoDelay(port: number): boolean {
   const r = withLibc((c) => {
     let seen = 0;
     for (const fd of listeningOn(c, port)) {
-      if (intOption(c, fd, IPPROTO_TCP, TCP_NODELAY) === 0) return false;
+      if (intOption(c, fd, LINUX.IPPROTO_TCP, LINUX.TCP_NODELAY) === 0) return false;
       seen++;
     }
     return seen > 0;
@@ -149,7 +152,7 @@ export function steerToNewest(port: number): string | null {
     if (fds.length === 0) return `no listening socket on port ${port} was found`;
     const filter = new Uint8Array(8);
     const view = new DataView(filter.buffer);
-    view.setUint16(0, BPF_RET_K, true);
+    view.setUint16(0, LINUX.BPF_RET_K, true);
     view.setUint32(4, fds.length - 1, true);
     // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
     const program = new DataView(new ArrayBuffer(16));
@@ -157,8 +160,8 @@ export function steerToNewest(port: number): string | null {
     program.setBigUint64(8, BigInt(c.memcpy(filter, filter, 0n)), true);
     const ok = c.setsockopt(
       fds[0],
-      SOL_SOCKET,
-      SO_ATTACH_REUSEPORT_CBPF,
+      LINUX.SOL_SOCKET,
+      LINUX.SO_ATTACH_REUSEPORT_CBPF,
       new Uint8Array(program.buffer),
       program.byteLength,
     );
@@ -200,7 +203,7 @@ function shutdownIn(c: Libc, port: number, remotes: ReadonlySet<string>): number
     if (key === null || !remotes.has(key)) continue;
     len[0] = addr.byteLength;
     if (c.getsockname(fd, addr, lenBytes) !== 0 || ((addr[2] << 8) | addr[3]) !== port) continue;
-    if (c.shutdown(fd, SHUT_RDWR) === 0) done++;
+    if (c.shutdown(fd, LINUX.SHUT_RDWR) === 0) done++;
   }
   return done;
 }
@@ -209,8 +212,8 @@ function shutdownIn(c: Libc, port: number, remotes: ReadonlySet<string>): number
 function sockaddrKey(a: Uint8Array): string | null {
   const family = a[0] | (a[1] << 8);
   const port = (a[2] << 8) | a[3];
-  if (family === AF_INET) return `${a[4]}.${a[5]}.${a[6]}.${a[7]} ${port}`;
-  if (family !== AF_INET6) return null;
+  if (family === LINUX.AF_INET) return `${a[4]}.${a[5]}.${a[6]}.${a[7]} ${port}`;
+  if (family !== LINUX.AF_INET6) return null;
   const groups: string[] = [];
   for (let i = 8; i < 24; i += 2) groups.push(((a[i] << 8) | a[i + 1]).toString(16));
   return connectionKey(groups.join(":"), port);
@@ -226,7 +229,7 @@ function* sockets(c: Libc, port: number, addr: Uint8Array): Generator<number> {
     // Not a socket, or not open: the call fails at once (ENOTSOCK, EBADF).
     if (c.getsockname(fd, addr, lenBytes) !== 0) continue;
     const family = addr[0] | (addr[1] << 8);
-    if (family !== AF_INET && family !== AF_INET6) continue;
+    if (family !== LINUX.AF_INET && family !== LINUX.AF_INET6) continue;
     // sin_port / sin6_port: network byte order, right after the family.
     if (((addr[2] << 8) | addr[3]) === port) yield fd;
   }
@@ -235,7 +238,7 @@ function* sockets(c: Libc, port: number, addr: Uint8Array): Generator<number> {
 /** How far to scan: the process's descriptor limit, or MAX_SCAN when that is higher. */
 function descriptorLimit(c: Libc): number {
   const limit = new BigUint64Array(2);
-  return c.getrlimit(RLIMIT_NOFILE, new Uint8Array(limit.buffer)) === 0
+  return c.getrlimit(LINUX.RLIMIT_NOFILE, new Uint8Array(limit.buffer)) === 0
     ? Number(limit[0] < MAX_SCAN ? limit[0] : MAX_SCAN)
     : Number(MAX_SCAN);
 }
@@ -243,7 +246,7 @@ function descriptorLimit(c: Libc): number {
 /** The descriptors of listening TCP sockets bound to `port`. */
 function* listeningOn(c: Libc, port: number): Generator<number> {
   for (const fd of sockets(c, port, new Uint8Array(128))) {
-    if (intOption(c, fd, SOL_SOCKET, SO_ACCEPTCONN) === 1) yield fd;
+    if (intOption(c, fd, LINUX.SOL_SOCKET, LINUX.SO_ACCEPTCONN) === 1) yield fd;
   }
 }
 
