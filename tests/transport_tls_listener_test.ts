@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { generateCa, issueNodeCert } from "../src/pki/mod.ts";
 import { FrameConnection } from "../src/transport/connection.ts";
 import { TransportError } from "../src/transport/mod.ts";
-import { listenerHasNoDelay } from "../src/transport/libc_sockets.ts";
+import { listenerHasNoDelay, listeningSockets } from "../src/transport/libc_sockets.ts";
 import { nativeListenerUnavailable, openNativeTlsListener } from "../src/transport/native_tls.ts";
 import { openNodeTlsListener } from "../src/transport/node_tls.ts";
 import { type Frame, MsgType } from "../src/wire/mod.ts";
@@ -246,6 +246,74 @@ for (const [fn, listen] of LISTENERS) {
     }
   });
 }
+
+Deno.test("openNativeTlsListener(): a change while the last one drains is taken once the port is alone; no dial fails", async () => {
+  const listener = await openNativeTlsListener({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+  });
+  const port = listener.addr.port;
+  const open: Deno.TlsConn[] = [];
+  const taker = (async () => {
+    for (;;) {
+      const a = await listener.accept().catch(() => null);
+      if (a === null) return;
+      a.authenticated?.();
+      a.conn.close();
+    }
+  })();
+  try {
+    const [first, second] = [await generateCa(), await generateCa()];
+    const issue = (c: typeof ca) =>
+      issueNodeCert(c, { name: "hub", hosts: ["localhost", "127.0.0.1"] });
+    const [a, b] = [await issue(first), await issue(second)];
+    listener.setCredentials({ cert: a.certPem, key: a.keyPem, clientCa: null });
+    listener.setCredentials({ cert: b.certPem, key: b.keyPem, clientCa: null });
+    // Until the second change is applied new connections get the first; never an error.
+    const t0 = performance.now();
+    for (;;) {
+      const conn = await dial(port, second.certPem).catch(() => null);
+      if (conn !== null) {
+        conn.close();
+        break;
+      }
+      open.push(await dial(port, first.certPem));
+      assert.ok(performance.now() - t0 < 3000, "the second change was never applied");
+    }
+    for (let i = 0; i < 20; i++) open.push(await dial(port, second.certPem));
+    await within(
+      (async () => {
+        while (listeningSockets(port) !== 1) await new Promise((r) => setTimeout(r, 50));
+      })(),
+      "the replaced listeners to close",
+      5000,
+    );
+  } finally {
+    for (const c of open) c.close();
+    listener.close();
+    await taker;
+  }
+});
+
+Deno.test("openNativeTlsListener() on :: shuts down a silent IPv4 client at the handshake timeout", async () => {
+  const listener = await openNativeTlsListener({
+    hostname: "::",
+    port: 0,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+    handshakeTimeoutMs: 200,
+  });
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  try {
+    const n = await within(silent.read(new Uint8Array(8)), "the listener to drop it", 5000);
+    assert.equal(n, null);
+  } finally {
+    silent.close();
+    listener.close();
+  }
+});
 
 Deno.test("tcpTlsDialer() with tls_verify = false connects to a listener whose CA it does not know", async () => {
   const { tcpTlsDialer } = await import("../src/transport/mod.ts");

@@ -202,6 +202,11 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
             }),
           onResumed: (failures) =>
             log.info("federation listener accepting again", { failed_accepts: failures }),
+          onCertificateError: (reason) =>
+            log.error("new certificate not taken by the federation listener", {
+              reason,
+              action: "the certificate in use stays; fix the files and reload again",
+            }),
         }).then((listener) => {
           // A reload hands it new certificates for the connections that come after it.
           credentials.listener = listener;

@@ -55,6 +55,11 @@ export interface TlsListenOptions {
   readonly onExhausted?: (reason: string, pauseMs: number, holding: number) => void;
   /** Accepting works again, after `failures` failed tries. */
   readonly onResumed?: (failures: number) => void;
+  /**
+   * A certificate change that had to wait (an earlier one was still taking
+   * effect) failed when it was applied; the certificate in use stays.
+   */
+  readonly onCertificateError?: (message: string) => void;
 }
 
 /** Descriptors left spare below the count at which accept ran out, for refusing and housekeeping. */
@@ -108,6 +113,10 @@ export interface Admission<C extends Deno.Conn> {
    * sent to `next`), then closes.
    */
   replaceListener(next: Deno.Listener<C>, drainMs: number): void;
+  /** Whether a replaced listener is still draining. */
+  readonly draining: boolean;
+  /** Closes replaced listeners now instead of at the end of their drain. */
+  endDrains(): void;
   accept(): Promise<RawConn>;
   close(): void;
 }
@@ -205,6 +214,21 @@ export function admit<C extends Deno.Conn>(
       };
       old.timer = clock.setTimeout(retire, drainMs);
     },
+    get draining() {
+      return draining.size > 0;
+    },
+    endDrains() {
+      for (const d of [...draining]) {
+        draining.delete(d);
+        if (d.timer !== null) clock.clear(d.timer);
+        d.loop.stop();
+        try {
+          d.inner.close();
+        } catch {
+          // Closed already.
+        }
+      }
+    },
     accept() {
       const next = queue.shift();
       if (next) return Promise.resolve(next);
@@ -214,16 +238,7 @@ export function admit<C extends Deno.Conn>(
     close() {
       if (closed) return;
       closed = true;
-      for (const d of draining) {
-        if (d.timer !== null) clock.clear(d.timer);
-        d.loop.stop();
-        try {
-          d.inner.close();
-        } catch {
-          // Closed already.
-        }
-      }
-      draining.clear();
+      admission.endDrains();
       loop.stop();
       try {
         inner.close();

@@ -14,10 +14,12 @@ import { hostPortText } from "../util/host.ts";
 import { admit, keyMismatch, type TlsListenOptions } from "./admission.ts";
 import {
   connectionKey,
+  listeningSockets,
+  noDelayAccepted,
   noDelayListener,
   noDelayUnavailable,
   shutdownConnections,
-  steerToNewest,
+  steerTo,
 } from "./libc_sockets.ts";
 import { type NodeTlsListener, TransportError } from "./types.ts";
 
@@ -44,6 +46,7 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
       new TransportError("listen_failed", `cannot listen on ${where}: ${unavailable}`),
     );
   }
+  const clock = options.clock ?? systemClock;
   let inner: Deno.TlsListener;
   try {
     // Nobody may hold the port already: the listener itself shares its port (below).
@@ -54,10 +57,23 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
       new TransportError("listen_failed", `cannot listen on ${where}: ${errorText(e)}`),
     );
   }
-  const reaper = new Reaper(options.port === 0 ? inner.addr.port : options.port, options.clock);
+  const port = inner.addr.port;
+  // Connections the kernel completed before Nagle was off on the listening socket keep it on.
+  noDelayAccepted(port);
+  // Connections still held here, by remote: a closed one's key is never shut down while a
+  // newer connection from the same address and port is open.
+  const held = new Map<string, number>();
+  const reaper = new Reaper(port, clock, (key) => held.has(key));
   // Handshakes that ended (either way): closing those frees their socket at once.
   const settled = new WeakSet<Deno.TlsConn>();
   const admission = admit(inner, options, (a, admission) => {
+    const key = connectionKey(a.conn.remoteAddr.hostname, a.conn.remoteAddr.port);
+    held.set(key, (held.get(key) ?? 0) + 1);
+    a.onClose = () => {
+      const n = (held.get(key) ?? 1) - 1;
+      if (n > 0) held.set(key, n);
+      else held.delete(key);
+    };
     a.conn.handshake().then(
       () =>
         admission.handOver(a, {
@@ -79,30 +95,68 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
     );
   }, (conn) => {
     if (!settled.has(conn)) reaper.add(conn.remoteAddr);
-  }, () => reaper.releasing);
-  const port = admission.addr.port;
+  }, () => reaper.backlog);
+
+  // A certificate change: a second listening socket on the port, Nagle off before it takes
+  // anything, then every new connection goes to it (steerTo) while the first one drains.
+  // The kernel numbers a port group's sockets in join order, so this needs the port to hold
+  // exactly the current socket; while an earlier change drains, the newest credentials
+  // wait until it is gone.
+  let pending: { cert: string; key: string } | null = null;
+  let retry: TimerHandle | null = null;
+  let retries = 0;
+  const apply = (c: { cert: string; key: string }) => {
+    let next: Deno.TlsListener | null = null;
+    try {
+      const keep = steerTo(port, 0);
+      if (keep !== null) throw new Error(keep);
+      next = bind(options.hostname, port, c.cert, c.key);
+      const why = steerTo(port, 1);
+      if (why !== null) throw new Error(why);
+    } catch (e) {
+      next?.close();
+      throw new TransportError("listen_failed", `cannot use the new certificate: ${errorText(e)}`);
+    }
+    admission.replaceListener(next, DRAIN_MS);
+  };
+  const applyWhenAlone = () => {
+    retry = null;
+    if (pending === null) return;
+    if (listeningSockets(port) !== 1 && ++retries < SETTLE_TRIES) {
+      retry = clock.setTimeout(applyWhenAlone, SETTLE_MS);
+      return;
+    }
+    const c = pending;
+    pending = null;
+    retries = 0;
+    try {
+      apply(c);
+    } catch (e) {
+      options.onCertificateError?.(errorText(e));
+    }
+  };
   return Promise.resolve({
     addr: admission.addr,
     setCredentials(c) {
-      // Deno's listener keeps its certificate for life: a second one on the same
-      // port takes every new connection, and the first drains and closes (its
-      // open connections stay).
-      let next: Deno.TlsListener | null = null;
-      try {
-        next = bind(options.hostname, port, c.cert, c.key);
-        const why = steerToNewest(port);
-        if (why !== null) throw new Error(why);
-      } catch (e) {
-        next?.close();
-        throw new TransportError(
-          "listen_failed",
-          `cannot use the new certificate: ${errorText(e)}`,
-        );
+      // rustls takes a key that is not the certificate's; every handshake would fail.
+      const mismatch = keyMismatch(c.cert, c.key);
+      if (mismatch !== null) {
+        throw new TransportError("listen_failed", `cannot use the new certificate: ${mismatch}`);
       }
-      admission.replaceListener(next, DRAIN_MS);
+      if (!admission.draining && pending === null && listeningSockets(port) === 1) {
+        apply(c);
+        return;
+      }
+      // An earlier change is still draining: end it, and apply these once its socket is gone.
+      pending = { cert: c.cert, key: c.key };
+      admission.endDrains();
+      retry ??= clock.setTimeout(applyWhenAlone, SETTLE_MS);
     },
     accept: () => admission.accept(),
     close: () => {
+      if (retry !== null) clock.clear(retry);
+      retry = null;
+      pending = null;
       admission.close();
       reaper.stop();
     },
@@ -111,88 +165,103 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
 
 /** How long a replaced listener goes on accepting what reached it before the switch. */
 const DRAIN_MS = 1000;
+/** How often, and how many times, a waiting certificate change looks for the port to hold one socket. */
+const SETTLE_MS = 20;
+const SETTLE_TRIES = 50;
 
 /** How long the runtime gets to release the sockets of one scan before accepting goes on. */
 const RELEASE_MS = 2;
-
-/** Shortest wait before a scan: closes of one burst go into one batch. */
+/** Shortest wait between two scans: closes of one burst go into one scan. */
 const MIN_REAP_MS = 5;
 /**
- * The wait before the next scan is this many times the last scan's duration:
- * a flood against a hub with thousands of links (a scan of 16 000
- * descriptors takes 10–20 ms) costs it at most a fifth of a core.
+ * The wait after a scan is at least this many times the scan's duration
+ * (about 1 µs per descriptor held): a flood costs a hub with thousands of
+ * links at most a fifth of a core in scans.
  */
 const REAP_BACKOFF = 4;
 /**
- * Closed connections waiting for a scan, at most: each holds a descriptor
- * beyond `max_connections`, so a flood's batch is shut down at once when it
- * reaches this, and the process never runs out of descriptors for them.
+ * Closed connections waiting for a scan beyond which accepting waits for it:
+ * each holds a descriptor beyond `max_connections`, so they stay few.
  */
 const REAP_BATCH = 16;
 
 /**
  * Shuts down the sockets of connections closed in their handshake
  * (libc_sockets.ts shutdownConnections), in batches: one scan of the
- * descriptors per batch, however many a flood closed.
+ * descriptors per batch, however many a flood closed, and never more often
+ * than {@link REAP_BACKOFF} allows.
  */
 class Reaper {
   readonly #port: number;
   readonly #clock: Clock;
+  readonly #inUse: (key: string) => boolean;
   #due = new Set<string>();
   #timer: TimerHandle | null = null;
-  #waitMs = MIN_REAP_MS;
-  #releasing: { promise: Promise<void>; timer: TimerHandle } | null = null;
+  #nextAt = 0;
+  /** Resolved after the next scan (and the runtime's release of what it shut down). */
+  #scanned: PromiseWithResolvers<void> | null = null;
+  #release: TimerHandle | null = null;
 
-  constructor(port: number, clock: Clock = systemClock) {
+  constructor(port: number, clock: Clock, inUse: (key: string) => boolean) {
     this.#port = port;
     this.#clock = clock;
+    this.#inUse = inUse;
   }
 
   add(remote: Deno.NetAddr): void {
     this.#due.add(connectionKey(remote.hostname, remote.port));
-    if (this.#due.size >= REAP_BATCH) return this.#flush();
-    this.#timer ??= this.#clock.setTimeout(() => this.#reap(), this.#waitMs);
+    this.#timer ??= this.#clock.setTimeout(
+      () => this.#reap(),
+      Math.max(0, this.#nextAt - this.#clock.now()),
+    );
   }
 
   /**
-   * While the sockets just shut down are being released by the runtime (it
-   * closes them a little later, on its own tasks), a promise: the accept
-   * loop waits for it rather than take descriptors faster than they are
-   * given back.
+   * While {@link REAP_BATCH} or more wait for a scan, a promise that resolves
+   * after it: the accept loop waits rather than take more descriptors.
    */
-  get releasing(): Promise<void> | null {
-    return this.#releasing?.promise ?? null;
+  get backlog(): Promise<void> | null {
+    if (this.#due.size < REAP_BATCH && this.#release === null) return null;
+    this.#scanned ??= Promise.withResolvers<void>();
+    return this.#scanned.promise;
   }
 
-  /** Shuts down what is due now, and waits for nothing more (the listener closed). */
+  /** Shuts down what is due now and waits for nothing more (the listener closed). */
   stop(): void {
-    this.#flush();
-    if (this.#releasing !== null) {
-      this.#clock.clear(this.#releasing.timer);
-      this.#releasing = null;
-    }
-  }
-
-  #flush(): void {
     if (this.#timer !== null) this.#clock.clear(this.#timer);
-    this.#reap();
+    this.#timer = null;
+    if (this.#release !== null) this.#clock.clear(this.#release);
+    this.#release = null;
+    this.#scan();
+    this.#scanned?.resolve();
+    this.#scanned = null;
   }
 
   #reap(): void {
     this.#timer = null;
-    const due = this.#due;
+    const shut = this.#scan();
+    if (shut === 0) return this.#wake();
+    // The runtime closes what was shut down a little later, on its own tasks.
+    this.#release = this.#clock.setTimeout(() => {
+      this.#release = null;
+      this.#wake();
+    }, RELEASE_MS);
+  }
+
+  #scan(): number {
+    const due = [...this.#due].filter((k) => !this.#inUse(k));
     this.#due = new Set();
     const t0 = performance.now();
-    const shut = shutdownConnections(this.#port, due);
-    this.#waitMs = Math.max(MIN_REAP_MS, REAP_BACKOFF * (performance.now() - t0));
-    if (shut > 0 && this.#releasing === null) {
-      const { promise, resolve } = Promise.withResolvers<void>();
-      const timer = this.#clock.setTimeout(() => {
-        this.#releasing = null;
-        resolve();
-      }, RELEASE_MS);
-      this.#releasing = { promise, timer };
-    }
+    const shut = shutdownConnections(this.#port, new Set(due));
+    this.#nextAt = this.#clock.now() +
+      Math.max(MIN_REAP_MS, REAP_BACKOFF * (performance.now() - t0));
+    return shut;
+  }
+
+  #wake(): void {
+    const s = this.#scanned;
+    this.#scanned = null;
+    s?.resolve();
   }
 }
 
