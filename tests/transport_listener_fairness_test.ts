@@ -213,3 +213,32 @@ Deno.test("acceptLoop() pauses while out of file descriptors and resumes by itse
   await loop.done;
   assert.equal(clock.pending, 0);
 });
+
+Deno.test("acceptLoop() waits for beforeAccept's promise before it accepts again", async () => {
+  const conn = { close() {} } as unknown as Deno.Conn;
+  const closed = Promise.withResolvers<never>();
+  let calls = 0;
+  const fake = {
+    accept(): Promise<Deno.Conn> {
+      calls++;
+      return calls <= 2 ? Promise.resolve(conn) : closed.promise;
+    },
+  } as unknown as Deno.Listener;
+  const gate = Promise.withResolvers<void>();
+  let held = false;
+  const accepted: number[] = [];
+  const loop = acceptLoop(fake, () => accepted.push(calls), {
+    clock: new FakeClock(),
+    // After the first connection, the loop must wait until the gate opens.
+    beforeAccept: () => (accepted.length === 1 && !held ? (held = true, gate.promise) : null),
+  });
+  await settle();
+  assert.deepEqual(accepted, [1]);
+  assert.equal(calls, 1);
+  gate.resolve();
+  await settle();
+  assert.deepEqual(accepted, [1, 2]);
+  loop.stop();
+  closed.reject(new Deno.errors.BadResource("closed"));
+  await loop.done;
+});
