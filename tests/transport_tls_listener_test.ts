@@ -10,6 +10,8 @@ import { within } from "./kit/mod.ts";
 
 const ca = await generateCa();
 const leaf = await issueNodeCert(ca, { name: "hub", hosts: ["localhost", "127.0.0.1"] });
+/** A listener on a free local port with the leaf certificate. */
+const LOCAL = { hostname: "127.0.0.1", port: 0, cert: leaf.certPem, key: leaf.keyPem } as const;
 
 async function dial(port: number, caPem: string): Promise<Deno.TlsConn> {
   const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -36,12 +38,7 @@ Deno.test("nativeListenerUnavailable() leaves client certificates to node:tls; h
 });
 
 Deno.test("openNativeTlsListener() sets TCP_NODELAY on its listening socket, which accepted ones inherit", async () => {
-  const listener = await openNativeTlsListener({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: leaf.certPem,
-    key: leaf.keyPem,
-  });
+  const listener = await openNativeTlsListener(LOCAL);
   try {
     assert.ok(listenerHasNoDelay(listener.addr.port));
     assert.ok(!listenerHasNoDelay(1), "no listener on port 1 here");
@@ -52,12 +49,7 @@ Deno.test("openNativeTlsListener() sets TCP_NODELAY on its listening socket, whi
 
 for (const [fn, listen] of LISTENERS) {
   Deno.test(`${fn}() carries frames both ways with Nagle off on the accepted side`, async () => {
-    const listener = await listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: leaf.certPem,
-      key: leaf.keyPem,
-    });
+    const listener = await listen(LOCAL);
     const client = await dial(listener.addr.port, ca.certPem);
     const accepted = await listener.accept();
     const server = new FrameConnection(accepted.conn);
@@ -112,10 +104,7 @@ for (const [fn, listen] of LISTENERS) {
     let reported: () => void = () => {};
     const seen = new Promise<void>((r) => (reported = r));
     const listener = await listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: leaf.certPem,
-      key: leaf.keyPem,
+      ...LOCAL,
       onTlsError: (remote, message) => {
         errors.push(`${remote} ${message}`);
         reported();
@@ -132,12 +121,7 @@ for (const [fn, listen] of LISTENERS) {
   });
 
   Deno.test(`${fn}() refuses a port in use with a TransportError`, async () => {
-    const first = await listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: leaf.certPem,
-      key: leaf.keyPem,
-    });
+    const first = await listen(LOCAL);
     try {
       await assert.rejects(
         listen({
@@ -158,10 +142,7 @@ for (const [fn, listen] of LISTENERS) {
   Deno.test(`${fn}() drops a client that never starts TLS after the handshake timeout`, async () => {
     const errors: string[] = [];
     const listener = await listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: leaf.certPem,
-      key: leaf.keyPem,
+      ...LOCAL,
       handshakeTimeoutMs: 200,
       onTlsError: (_remote, message) => errors.push(message),
     });
@@ -183,10 +164,7 @@ for (const [fn, listen] of LISTENERS) {
   Deno.test(`${fn}() closes connections beyond maxConnections at once`, async () => {
     const refused: string[] = [];
     const listener = await listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: leaf.certPem,
-      key: leaf.keyPem,
+      ...LOCAL,
       maxConnections: 1,
       onRefused: (remote) => refused.push(remote),
     });
@@ -206,12 +184,7 @@ for (const [fn, listen] of LISTENERS) {
   });
 
   Deno.test(`${fn}(): setCredentials() serves new connections the new certificate; open ones stay`, async () => {
-    const listener = await listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: leaf.certPem,
-      key: leaf.keyPem,
-    });
+    const listener = await listen(LOCAL);
     const open: Deno.TlsConn[] = [];
     const accepted: { conn: { close(): void } }[] = [];
     try {
@@ -248,12 +221,7 @@ for (const [fn, listen] of LISTENERS) {
 }
 
 Deno.test("openNativeTlsListener(): a change while the last one drains is taken once the port is alone; no dial fails", async () => {
-  const listener = await openNativeTlsListener({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: leaf.certPem,
-    key: leaf.keyPem,
-  });
+  const listener = await openNativeTlsListener(LOCAL);
   const port = listener.addr.port;
   const open: Deno.TlsConn[] = [];
   const taker = (async () => {
@@ -318,12 +286,7 @@ Deno.test("openNativeTlsListener() on :: shuts down a silent IPv4 client at the 
 Deno.test("tcpTlsDialer() with tls_verify = false connects to a listener whose CA it does not know", async () => {
   const { tcpTlsDialer } = await import("../src/transport/mod.ts");
   const { peerConfig } = await import("./helpers/nodes.ts");
-  const listener = await openNodeTlsListener({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: leaf.certPem,
-    key: leaf.keyPem,
-  });
+  const listener = await openNodeTlsListener(LOCAL);
   const other = await generateCa();
   try {
     const verified = tcpTlsDialer({ tls: true, caCerts: [other.certPem] });
