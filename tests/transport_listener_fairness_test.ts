@@ -242,3 +242,20 @@ Deno.test("acceptLoop() waits for beforeAccept's promise before it accepts again
   closed.reject(new Deno.errors.BadResource("closed"));
   await loop.done;
 });
+
+Deno.test("acceptLoop() hands a connection it took as it stopped to onDiscarded, closed", async () => {
+  let closed = 0;
+  const conn = { close: () => closed++ } as unknown as Deno.Conn;
+  const ready = Promise.withResolvers<Deno.Conn>();
+  const fake = { accept: () => ready.promise } as unknown as Deno.Listener;
+  const discarded: Deno.Conn[] = [];
+  const loop = acceptLoop(fake, () => assert.fail("handed over after stop"), {
+    clock: new FakeClock(),
+    onDiscarded: (c) => discarded.push(c),
+  });
+  loop.stop();
+  ready.resolve(conn);
+  await loop.done;
+  assert.deepEqual(discarded, [conn]);
+  assert.equal(closed, 1);
+});

@@ -265,6 +265,19 @@ Deno.test("openNativeTlsListener(): a change while the last one drains is taken 
   }
 });
 
+Deno.test("openNativeTlsListener(): the same certificate again (a new CA alone) binds nothing new", async () => {
+  const listener = await openNativeTlsListener(LOCAL);
+  try {
+    listener.setCredentials({ cert: leaf.certPem, key: leaf.keyPem, clientCa: ca.certPem });
+    assert.equal(listeningSockets(listener.addr.port), 1);
+    const conn = await dial(listener.addr.port, ca.certPem);
+    (await listener.accept()).conn.close();
+    conn.close();
+  } finally {
+    listener.close();
+  }
+});
+
 Deno.test("openNativeTlsListener() on :: shuts down a silent IPv4 client at the handshake timeout", async () => {
   const listener = await openNativeTlsListener({
     hostname: "::",

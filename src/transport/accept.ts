@@ -29,6 +29,11 @@ export interface AcceptLoopOptions {
    * Default: never wait.
    */
   readonly beforeAccept?: () => Promise<void> | null;
+  /**
+   * A connection accepted just as the loop was stopped, which the loop closed
+   * instead of handing over. Default: nothing more is done.
+   */
+  readonly onDiscarded?: (conn: Deno.Conn) => void;
 }
 
 /** A running accept loop. */
@@ -107,6 +112,7 @@ export function acceptLoop<C extends Deno.Conn>(
       }
       if (stopped) {
         conn.close();
+        options.onDiscarded?.(conn);
         return;
       }
       onConn(conn);

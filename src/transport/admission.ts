@@ -306,6 +306,7 @@ export function admit<C extends Deno.Conn>(
       },
       onResumed: options.onResumed,
       beforeAccept,
+      onDiscarded: closedEarly ? (conn) => closedEarly(conn as C) : undefined,
     });
   let loop = startLoop(inner);
   return admission;

@@ -103,6 +103,9 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
   // exactly the current socket; while an earlier change drains, the newest credentials
   // wait until it is gone.
   let pending: { cert: string; key: string } | null = null;
+  /** The pair new connections get, and the one they will get once a waiting change is applied. */
+  let serving = { cert: options.cert, key: options.key };
+  let wanted = serving;
   let retry: TimerHandle | null = null;
   let retries = 0;
   const apply = (c: { cert: string; key: string }) => {
@@ -131,7 +134,9 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
     retries = 0;
     try {
       apply(c);
+      serving = c;
     } catch (e) {
+      wanted = serving;
       options.onCertificateError?.(errorText(e));
     }
   };
@@ -143,12 +148,15 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
       if (mismatch !== null) {
         throw new TransportError("listen_failed", `cannot use the new certificate: ${mismatch}`);
       }
+      // This listener asks for no client certificate: a new CA alone changes nothing here.
+      if (c.cert === wanted.cert && c.key === wanted.key) return;
       if (!admission.draining && pending === null && listeningSockets(port) === 1) {
         apply(c);
+        serving = wanted = { cert: c.cert, key: c.key };
         return;
       }
       // An earlier change is still draining: end it, and apply these once its socket is gone.
-      pending = { cert: c.cert, key: c.key };
+      pending = wanted = { cert: c.cert, key: c.key };
       admission.endDrains();
       retry ??= clock.setTimeout(applyWhenAlone, SETTLE_MS);
     },
@@ -201,6 +209,7 @@ class Reaper {
   /** Resolved after the next scan (and the runtime's release of what it shut down). */
   #scanned: PromiseWithResolvers<void> | null = null;
   #release: TimerHandle | null = null;
+  #stopped = false;
 
   constructor(port: number, clock: Clock, inUse: (key: string) => boolean) {
     this.#port = port;
@@ -210,6 +219,11 @@ class Reaper {
 
   add(remote: Deno.NetAddr): void {
     this.#due.add(connectionKey(remote.hostname, remote.port));
+    // After the listener closed (a connection its accept loop took as it stopped): at once.
+    if (this.#stopped) {
+      this.#scan();
+      return;
+    }
     this.#timer ??= this.#clock.setTimeout(
       () => this.#reap(),
       Math.max(0, this.#nextAt - this.#clock.now()),
@@ -228,6 +242,7 @@ class Reaper {
 
   /** Shuts down what is due now and waits for nothing more (the listener closed). */
   stop(): void {
+    this.#stopped = true;
     if (this.#timer !== null) this.#clock.clear(this.#timer);
     this.#timer = null;
     if (this.#release !== null) this.#clock.clear(this.#release);
