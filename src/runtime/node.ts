@@ -18,8 +18,7 @@ import { PathRouter } from "../paths/mod.ts";
 import { errorText } from "../util/errors.ts";
 import { formatDuration } from "../util/format.ts";
 import { type Dialer, openListener } from "../transport/mod.ts";
-import { openNodeTlsListener } from "../transport/node_tls.ts";
-import { nativeListenerUnavailable, openNativeTlsListener } from "../transport/native_tls.ts";
+import { openTlsListener } from "./tls_listener.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { watchCertificateExpiry } from "./cert_watch.ts";
 import { registerReloadPath, Reloader, type ReloadOutcome } from "./reload.ts";
@@ -132,13 +131,6 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
   const cert = material.pair?.cert ?? "";
   const key = material.pair?.key ?? "";
   const requireCert = node.tls && node.tlsClientAuth === "require";
-  // Deno's own TLS is the lighter listener; node:tls serves where it cannot.
-  const listenerFallback = node.tls && node.listenPort !== null
-    ? nativeListenerUnavailable({ clientCa: requireCert ? caPem : null })
-    : null;
-  if (listenerFallback !== null) {
-    log.info("federation listener runs on node:tls", { reason: listenerFallback });
-  }
   const credentials = new NodeCredentials(node, material, options.dialer ?? null);
 
   let access;
@@ -168,11 +160,9 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
     clock,
     dialer: credentials.dialer,
     requireCertificateName: requireCert,
-    listen: node.listenPort === null
-      ? null
-      : node.tls
+    listen: node.listenPort === null ? null : node.tls
       ? () =>
-        (listenerFallback === null ? openNativeTlsListener : openNodeTlsListener)({
+        openTlsListener({
           hostname: node.listenHost,
           port: node.listenPort ?? 0,
           cert,
@@ -207,7 +197,7 @@ export async function startNode(config: Config, options: StartNodeOptions): Prom
               reason,
               action: "the certificate in use stays; fix the files and reload again",
             }),
-        }).then((listener) => {
+        }, log).then((listener) => {
           // A reload hands it new certificates for the connections that come after it.
           credentials.listener = listener;
           return listener;

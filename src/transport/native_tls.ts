@@ -43,7 +43,7 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
   const unavailable = nativeListenerUnavailable(options);
   if (unavailable !== null) {
     return Promise.reject(
-      new TransportError("listen_failed", `cannot listen on ${where}: ${unavailable}`),
+      new TransportError("native_unavailable", `cannot listen on ${where}: ${unavailable}`),
     );
   }
   const clock = options.clock ?? systemClock;
@@ -53,8 +53,9 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
     if (options.port !== 0) Deno.listen({ hostname: options.hostname, port: options.port }).close();
     inner = bind(options.hostname, options.port, options.cert, options.key);
   } catch (e) {
+    const code = e instanceof TransportError ? e.code : "listen_failed";
     return Promise.reject(
-      new TransportError("listen_failed", `cannot listen on ${where}: ${errorText(e)}`),
+      new TransportError(code, `cannot listen on ${where}: ${errorText(e)}`),
     );
   }
   const port = inner.addr.port;
@@ -289,7 +290,7 @@ function bind(hostname: string, port: number, cert: string, key: string): Deno.T
   const why = noDelayListener(listener.addr.port);
   if (why !== null) {
     listener.close();
-    throw new Error(why);
+    throw new TransportError("native_unavailable", why);
   }
   return listener;
 }

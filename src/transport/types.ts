@@ -57,10 +57,17 @@ export interface NodeTlsListener extends Listener {
 /** Dials one peer. Injected so tests can use plain TCP or fail on purpose. */
 export type Dialer = (peer: PeerConfig, signal: AbortSignal) => Promise<RawConn>;
 
-/** Why a dial or listen failed, as a typed code plus a sentence. */
+/**
+ * Why a dial or listen failed, as a typed code plus a sentence.
+ * "native_unavailable": the native TLS listener cannot work here (its socket
+ * calls failed); node:tls can take its place.
+ */
 export class TransportError extends Error {
   override readonly name = "TransportError";
-  constructor(readonly code: "listen_failed" | "dial_failed", message: string) {
+  constructor(
+    readonly code: "listen_failed" | "dial_failed" | "native_unavailable",
+    message: string,
+  ) {
     super(message);
   }
 }
