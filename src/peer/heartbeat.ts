@@ -8,7 +8,7 @@ export interface HeartbeatOptions {
   readonly intervalMs?: number;
   /** PINGs without a PONG before the link is dead. Default 3. */
   readonly maxMissed?: number;
-  /** Sends one PING with this body. */
+  /** Sends one PING with this body (reused for the next PING: copy it to keep it). */
   readonly sendPing: (body: Uint8Array) => void;
   /** Called once when `maxMissed` PINGs went unanswered. */
   readonly onDead: (missed: number) => void;
@@ -29,6 +29,9 @@ export class Heartbeat {
   #seq = 0;
   #missed = 0;
   #sent = new Map<number, number>();
+  readonly #body = new Uint8Array(8);
+  /** The timer's callback, made once: a hub re-arms thousands of heartbeats a second. */
+  readonly #onTimer = () => this.#tick();
   #latency: number | null = null;
   /** Probes waiting for a sign of life. */
   readonly #probes = new Set<
@@ -88,7 +91,10 @@ export class Heartbeat {
   /** Feeds a PONG body; unknown bodies are ignored. */
   pong(body: Uint8Array): void {
     if (body.byteLength !== 8) return;
-    const seq = Number(new DataView(body.buffer, body.byteOffset, 8).getBigUint64(0));
+    // Big-endian, as #ping wrote it; sequence numbers stay far below 2^53.
+    const hi = ((body[0] << 24) | (body[1] << 16) | (body[2] << 8) | body[3]) >>> 0;
+    const lo = ((body[4] << 24) | (body[5] << 16) | (body[6] << 8) | body[7]) >>> 0;
+    const seq = hi * 2 ** 32 + lo;
     const at = this.#sent.get(seq);
     if (at === undefined) return;
     this.#latency = this.#o.clock.now() - at;
@@ -106,11 +112,23 @@ export class Heartbeat {
     this.#probes.clear();
   }
 
-  /** A PING body with the next sequence number, recorded as sent now. */
+  /**
+   * A PING body with the next sequence number, recorded as sent now. The
+   * buffer is reused: `sendPing` copies it (FrameConnection.send does).
+   */
   #ping(): Uint8Array {
     const seq = ++this.#seq;
-    const body = new Uint8Array(8);
-    new DataView(body.buffer).setBigUint64(0, BigInt(seq));
+    const body = this.#body;
+    const hi = Math.floor(seq / 2 ** 32);
+    const lo = seq >>> 0;
+    body[0] = hi >>> 24;
+    body[1] = hi >>> 16;
+    body[2] = hi >>> 8;
+    body[3] = hi;
+    body[4] = lo >>> 24;
+    body[5] = lo >>> 16;
+    body[6] = lo >>> 8;
+    body[7] = lo;
     this.#sent.set(seq, this.#o.clock.now());
     return body;
   }
@@ -122,7 +140,7 @@ export class Heartbeat {
       const due = clock.now() + intervalMs;
       ms += (slotMs - (due % slotMs)) % slotMs;
     }
-    this.#timer = clock.setTimeout(() => this.#tick(), ms);
+    this.#timer = clock.setTimeout(this.#onTimer, ms);
   }
 
   #tick(): void {

@@ -55,6 +55,8 @@ export interface FrameConnectionHandlers {
 
 /** Smallest write buffer: a few small frames. */
 const MIN_OUT_BYTES = 512;
+/** The write buffer of a lone small frame on a quiet link. */
+const SMALL_OUT_BYTES = 64;
 /** A write buffer larger than this is not kept for the next batch. */
 const MAX_KEPT_OUT_BYTES = 256 * 1024;
 
@@ -124,7 +126,10 @@ export class FrameConnection {
     let out = this.#out;
     if (out === null || out.byteLength < end) {
       const spare = this.#spare;
-      let size = Math.max(MIN_OUT_BYTES, out?.byteLength ?? 0, spare?.byteLength ?? 0);
+      // A lone small frame on a quiet link (a PING, its PONG) gets a buffer its size.
+      let size = out === null && spare === null && end <= SMALL_OUT_BYTES
+        ? SMALL_OUT_BYTES
+        : Math.max(MIN_OUT_BYTES, out?.byteLength ?? 0, spare?.byteLength ?? 0);
       while (size < end) size *= 2;
       const grown = spare !== null && spare.byteLength >= end ? spare : new Uint8Array(size);
       if (grown === spare) this.#spare = null;
