@@ -1,5 +1,6 @@
 /** SharedTimers: many timers on one runtime timer, firing in (due, creation) order. */
 import assert from "node:assert/strict";
+import { MinHeap } from "../src/util/heap.ts";
 import { SharedTimers } from "../src/util/timers.ts";
 import { FakeClock } from "./kit/mod.ts";
 
@@ -39,4 +40,19 @@ Deno.test("SharedTimers keeps its heap small when most timers are cancelled", ()
   base.advance(20_000);
   assert.equal(fired, 100);
   assert.equal(base.pending, 0);
+});
+
+Deno.test("MinHeap pops in order, ties as `before` says, and retain() keeps the order", () => {
+  const heap = new MinHeap<{ k: number; s: number }>((a, b) =>
+    a.k < b.k || (a.k === b.k && a.s < b.s)
+  );
+  const keys = [5, 3, 9, 3, 1, 7, 1, 8, 2, 6];
+  keys.forEach((k, s) => heap.push({ k, s }));
+  assert.equal(heap.size, 10);
+  assert.deepEqual(heap.peek(), { k: 1, s: 4 });
+  heap.retain((e) => e.k !== 9);
+  const out: string[] = [];
+  for (let e = heap.pop(); e !== undefined; e = heap.pop()) out.push(`${e.k}.${e.s}`);
+  assert.deepEqual(out, ["1.4", "1.6", "2.8", "3.1", "3.3", "5.0", "6.9", "7.5", "8.7"]);
+  assert.equal(heap.pop(), undefined);
 });

@@ -5,6 +5,7 @@
  * them at once with 502 at their origins, instead of leaving each origin to
  * wait for its deadline (504).
  */
+import { MinHeap } from "../util/heap.ts";
 
 /** One relayed request still waiting for its answer. */
 export interface RelayedEntry {
@@ -32,7 +33,7 @@ export class RelayedRequests {
    * `timeout_ms`), so insertion order says nothing about which expires first.
    * Entries removed otherwise stay in the heap until they reach its top.
    */
-  readonly #expiry: Held[] = [];
+  readonly #expiry = new MinHeap<Held>((a, b) => a.entry.expiresAt < b.entry.expiresAt);
 
   /** `max` bounds the entries over all links. Default 16384. */
   constructor(max = 16_384) {
@@ -53,16 +54,22 @@ export class RelayedRequests {
     let keys = this.#byLink.get(linkId);
     if (!keys) this.#byLink.set(linkId, keys = new Set());
     keys.add(key);
-    this.#push(held);
+    this.#expiry.push(held);
     if (this.#all.size > this.#max) this.#remove(this.#all.keys().next().value as string);
     // Lazily deleted heap entries must not outgrow the live ones for long.
-    if (this.#expiry.length > 2 * this.#max + 64) this.#rebuild();
+    if (this.#expiry.size > 2 * this.#max + 64) {
+      this.#expiry.retain((h) => this.#all.get(h.key) === h);
+    }
   }
 
   /** Drops every entry whose deadline passed by `now`. */
   prune(now: number): void {
-    while (this.#expiry.length > 0 && this.#expiry[0].entry.expiresAt <= now) {
-      const top = this.#pop();
+    for (
+      let top = this.#expiry.peek();
+      top && top.entry.expiresAt <= now;
+      top = this.#expiry.peek()
+    ) {
+      this.#expiry.pop();
       if (this.#all.get(top.key) === top) this.#remove(top.key);
     }
   }
@@ -98,45 +105,6 @@ export class RelayedRequests {
     const keys = this.#byLink.get(held.linkId);
     keys?.delete(key);
     if (keys?.size === 0) this.#byLink.delete(held.linkId);
-  }
-
-  #rebuild(): void {
-    const live = this.#expiry.filter((h) => this.#all.get(h.key) === h);
-    this.#expiry.length = 0;
-    for (const h of live) this.#push(h);
-  }
-
-  #push(h: Held): void {
-    const heap = this.#expiry;
-    heap.push(h);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent].entry.expiresAt <= h.entry.expiresAt) break;
-      heap[i] = heap[parent];
-      i = parent;
-    }
-    heap[i] = h;
-  }
-
-  #pop(): Held {
-    const heap = this.#expiry;
-    const top = heap[0];
-    const last = heap.pop() as Held;
-    if (heap.length > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= heap.length) break;
-        const r = l + 1;
-        const c = r < heap.length && heap[r].entry.expiresAt < heap[l].entry.expiresAt ? r : l;
-        if (heap[c].entry.expiresAt >= last.entry.expiresAt) break;
-        heap[i] = heap[c];
-        i = c;
-      }
-      heap[i] = last;
-    }
-    return top;
   }
 }
 

@@ -6,6 +6,7 @@
  * heap operation rather than a system timer.
  */
 import type { Clock, TimerHandle } from "./clock.ts";
+import { MinHeap } from "./heap.ts";
 
 interface Entry {
   readonly at: number;
@@ -16,7 +17,7 @@ interface Entry {
 /** A Clock multiplexing its timers onto one timer of `base`; timers fire in (due, creation) order. */
 export class SharedTimers implements Clock {
   readonly #base: Clock;
-  readonly #heap: Entry[] = [];
+  readonly #heap = new MinHeap<Entry>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq));
   #live = 0;
   #seq = 0;
   #armed: { readonly at: number; readonly handle: TimerHandle } | null = null;
@@ -36,7 +37,7 @@ export class SharedTimers implements Clock {
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const entry: Entry = { at: this.#base.now() + Math.max(0, ms), seq: ++this.#seq, fn };
-    this.#push(entry);
+    this.#heap.push(entry);
     this.#live++;
     this.#arm();
     return entry;
@@ -48,15 +49,17 @@ export class SharedTimers implements Clock {
     entry.fn = null;
     this.#live--;
     // Cancelled entries wait in the heap until they reach its top; never let them pile up.
-    if (this.#heap.length > 64 && this.#heap.length > 4 * this.#live) this.#compact();
+    if (this.#heap.size > 64 && this.#heap.size > 4 * this.#live) {
+      this.#heap.retain((e) => e.fn !== null);
+    }
     if (this.#live === 0) this.#disarm();
   }
 
   #fire(): void {
     this.#armed = null;
     const now = this.#base.now();
-    while (this.#heap.length > 0 && this.#heap[0].at <= now) {
-      const e = this.#pop();
+    for (let top = this.#heap.peek(); top !== undefined && top.at <= now; top = this.#heap.peek()) {
+      const e = this.#heap.pop()!;
       const fn = e.fn;
       if (fn === null) continue;
       e.fn = null;
@@ -68,9 +71,10 @@ export class SharedTimers implements Clock {
 
   /** Keeps the one base timer set for the earliest live entry. */
   #arm(): void {
-    while (this.#heap.length > 0 && this.#heap[0].fn === null) this.#pop();
-    if (this.#heap.length === 0) return this.#disarm();
-    const at = this.#heap[0].at;
+    while (this.#heap.peek()?.fn === null) this.#heap.pop();
+    const first = this.#heap.peek();
+    if (first === undefined) return this.#disarm();
+    const at = first.at;
     if (this.#armed !== null && this.#armed.at <= at) return;
     this.#disarm();
     const handle = this.#base.setTimeout(() => this.#fire(), at - this.#base.now());
@@ -81,47 +85,4 @@ export class SharedTimers implements Clock {
     if (this.#armed !== null) this.#base.clear(this.#armed.handle);
     this.#armed = null;
   }
-
-  #compact(): void {
-    const live = this.#heap.filter((e) => e.fn !== null);
-    this.#heap.length = 0;
-    for (const e of live) this.#push(e);
-  }
-
-  #push(e: Entry): void {
-    const heap = this.#heap;
-    heap.push(e);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(e, heap[parent])) break;
-      heap[i] = heap[parent];
-      i = parent;
-    }
-    heap[i] = e;
-  }
-
-  #pop(): Entry {
-    const heap = this.#heap;
-    const top = heap[0];
-    const last = heap.pop() as Entry;
-    if (heap.length > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= heap.length) break;
-        const r = l + 1;
-        const c = r < heap.length && before(heap[r], heap[l]) ? r : l;
-        if (!before(heap[c], last)) break;
-        heap[i] = heap[c];
-        i = c;
-      }
-      heap[i] = last;
-    }
-    return top;
-  }
-}
-
-function before(a: Entry, b: Entry): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
