@@ -10,8 +10,8 @@
 import type { Logger } from "../log/logger.ts";
 import { fail, ok, type PathResponse, type PathRouter } from "../paths/mod.ts";
 import type { Clock } from "../util/clock.ts";
-import { type JsonObject, type Method, Status } from "../wire/mod.ts";
-import { EventHub } from "./hub.ts";
+import { type JsonObject, Status } from "../wire/mod.ts";
+import { EventHub, type EventHubOptions } from "./hub.ts";
 import { Publisher, SubscribeError } from "./publisher.ts";
 
 export { EventHub, type HubEvent, ListenError } from "./hub.ts";
@@ -25,12 +25,7 @@ export interface EventsOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   /** Sends a request to another node (for this node's own subscriptions). */
-  readonly request: (
-    dst: string,
-    method: Method,
-    path: string,
-    args: JsonObject,
-  ) => Promise<PathResponse>;
+  readonly request: EventHubOptions["request"];
   /** Sends an EVENT to another node; false when it could not leave. */
   readonly send: (dst: string, topic: string, data: unknown) => boolean;
   /** Whether `origin` may read `topic` here ([acl]); default: everyone may. */
