@@ -51,6 +51,9 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
   try {
     // Nobody may hold the port already: the listener itself shares its port (below).
     if (options.port !== 0) Deno.listen({ hostname: options.hostname, port: options.port }).close();
+    // rustls takes a key that is not the certificate's; every handshake would fail.
+    const mismatch = keyMismatch(options.cert, options.key);
+    if (mismatch !== null) throw new Error(mismatch);
     inner = bind(options.hostname, options.port, options.cert, options.key);
   } catch (e) {
     const code = e instanceof TransportError ? e.code : "listen_failed";
@@ -103,10 +106,10 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
   // The kernel numbers a port group's sockets in join order, so this needs the port to hold
   // exactly the current socket; while an earlier change drains, the newest credentials
   // wait until it is gone.
+  /** Credentials waiting for an earlier change to drain. */
   let pending: { cert: string; key: string } | null = null;
-  /** The pair new connections get, and the one they will get once a waiting change is applied. */
+  /** The pair new connections get now. */
   let serving = { cert: options.cert, key: options.key };
-  let wanted = serving;
   let retry: TimerHandle | null = null;
   let retries = 0;
   const apply = (c: { cert: string; key: string }) => {
@@ -137,27 +140,27 @@ export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTl
       apply(c);
       serving = c;
     } catch (e) {
-      wanted = serving;
       options.onCertificateError?.(errorText(e));
     }
   };
   return Promise.resolve({
     addr: admission.addr,
     setCredentials(c) {
-      // rustls takes a key that is not the certificate's; every handshake would fail.
+      // Checked here, once, so that a change that has to wait is refused at once too.
       const mismatch = keyMismatch(c.cert, c.key);
       if (mismatch !== null) {
         throw new TransportError("listen_failed", `cannot use the new certificate: ${mismatch}`);
       }
       // This listener asks for no client certificate: a new CA alone changes nothing here.
+      const wanted = pending ?? serving;
       if (c.cert === wanted.cert && c.key === wanted.key) return;
       if (!admission.draining && pending === null && listeningSockets(port) === 1) {
         apply(c);
-        serving = wanted = { cert: c.cert, key: c.key };
+        serving = { cert: c.cert, key: c.key };
         return;
       }
       // An earlier change is still draining: end it, and apply these once its socket is gone.
-      pending = wanted = { cert: c.cert, key: c.key };
+      pending = { cert: c.cert, key: c.key };
       admission.endDrains();
       retry ??= clock.setTimeout(applyWhenAlone, SETTLE_MS);
     },
@@ -283,9 +286,6 @@ class Reaper {
 
 /** A Deno TLS listener sharing its port (for a certificate change), Nagle off. */
 function bind(hostname: string, port: number, cert: string, key: string): Deno.TlsListener {
-  // rustls takes a key that is not the certificate's; every handshake would fail.
-  const mismatch = keyMismatch(cert, key);
-  if (mismatch !== null) throw new Error(mismatch);
   const listener = Deno.listenTls({ hostname, port, cert, key, reusePort: true });
   const why = noDelayListener(listener.addr.port);
   if (why !== null) {
