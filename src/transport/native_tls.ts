@@ -23,14 +23,15 @@ import {
 } from "./libc_sockets.ts";
 import { type NodeTlsListener, TransportError } from "./types.ts";
 
+const CLIENT_CERTS =
+  "tls_client_auth = require needs client certificates, which only node:tls asks for";
+
 /**
  * Why the native listener cannot serve these options here, or null when it
  * can: it cannot ask for client certificates, and it needs libc_sockets.ts.
  */
 export function nativeListenerUnavailable(options: { clientCa?: string | null }): string | null {
-  if ((options.clientCa ?? null) !== null) {
-    return "tls_client_auth = require needs client certificates, which only node:tls asks for";
-  }
+  if ((options.clientCa ?? null) !== null) return CLIENT_CERTS;
   return noDelayUnavailable();
 }
 
@@ -40,10 +41,10 @@ export function nativeListenerUnavailable(options: { clientCa?: string | null })
  */
 export function openNativeTlsListener(options: TlsListenOptions): Promise<NodeTlsListener> {
   const where = hostPortText(options.hostname, options.port);
-  const unavailable = nativeListenerUnavailable(options);
-  if (unavailable !== null) {
+  // Without libc's socket calls, binding says so below (as "native_unavailable" too).
+  if ((options.clientCa ?? null) !== null) {
     return Promise.reject(
-      new TransportError("native_unavailable", `cannot listen on ${where}: ${unavailable}`),
+      new TransportError("native_unavailable", `cannot listen on ${where}: ${CLIENT_CERTS}`),
     );
   }
   const clock = options.clock ?? systemClock;
