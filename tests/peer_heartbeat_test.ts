@@ -64,6 +64,63 @@ Deno.test("Heartbeat with slotMs pings at the next slot after each interval, so 
   hb.stop();
 });
 
+Deno.test("Heartbeat.peerPinged() sends ours with the PONG, then waits for the peer's next PING with a grace", () => {
+  const { clock, hb, pings } = beat({ maxMissed: 9 });
+  hb.start();
+  clock.advance(3_000);
+  hb.peerPinged();
+  assert.deepEqual(pings.map((p) => p.at), [3_000], "none sent yet: ours rides along at once");
+  assert.equal(hb.missed, 1, "it counts as sent");
+  clock.advance(7_000);
+  assert.equal(pings.length, 1, "the timer of 10 s was taken back");
+  clock.advance(3_000); // the peer's next PING, 10 s after its last
+  hb.peerPinged();
+  assert.deepEqual(pings.map((p) => p.at), [3_000, 13_000], "rides along again");
+  clock.advance(10_999); // the peer fell silent: ours goes by timer, 10 s + 1 s of grace later
+  assert.equal(pings.length, 2);
+  clock.advance(1);
+  assert.deepEqual(pings.map((p) => p.at), [3_000, 13_000, 24_000]);
+  clock.advance(10_000);
+  assert.deepEqual(pings.map((p) => p.at), [3_000, 13_000, 24_000, 34_000], "then every 10 s");
+  hb.stop();
+});
+
+Deno.test("Heartbeat.peerPinged() never sends ours twice within half an interval", () => {
+  const { clock, hb, pings } = beat({ maxMissed: 99 });
+  hb.peerPinged();
+  assert.equal(pings.length, 0, "not started: nothing to send");
+  hb.start();
+  clock.advance(10_000);
+  assert.deepEqual(pings.map((p) => p.at), [10_000]);
+  for (let i = 0; i < 49; i++) {
+    clock.advance(100); // a peer pinging every 100 ms
+    hb.peerPinged();
+  }
+  assert.deepEqual(pings.map((p) => p.at), [10_000], "4.9 s after ours: none");
+  clock.advance(100);
+  hb.peerPinged();
+  assert.deepEqual(pings.map((p) => p.at), [10_000, 15_000], "5 s after ours: it rides along");
+  hb.stop();
+  hb.peerPinged();
+  assert.equal(pings.length, 2, "stopped: nothing to send");
+  assert.equal(clock.pending, 0);
+});
+
+Deno.test("Heartbeat riding along still declares the link dead after maxMissed unanswered PINGs", () => {
+  const { clock, hb, pings, dead } = beat();
+  hb.start();
+  for (let i = 0; i < 3; i++) {
+    clock.advance(i === 0 ? 5_000 : 10_000);
+    hb.peerPinged();
+  }
+  assert.deepEqual(pings.map((p) => p.at), [5_000, 15_000, 25_000]);
+  assert.equal(hb.missed, 3);
+  clock.advance(10_000);
+  hb.peerPinged();
+  assert.deepEqual(dead, [{ at: 35_000, missed: 3 }], "the fourth finds three unanswered");
+  assert.equal(clock.pending, 0);
+});
+
 Deno.test("Heartbeat.pong() resets the missed count and sets latencyMs from the clock", () => {
   const { clock, hb, pings, dead } = beat();
   hb.start();
@@ -211,6 +268,45 @@ Deno.test("Federation answers a PING with a PONG echoing its body", async () => 
     const pong = await within(c.next(), "pong");
     assert.equal(pong?.type, MsgType.Pong);
     assert.deepEqual(pong?.body, body);
+  } finally {
+    c.close();
+    await factory.fed.stop();
+  }
+});
+
+Deno.test("Federation sends its PING with the PONG for the peer's, and waits for the peer's next one", async () => {
+  const clock = new FakeClock();
+  const factory = startTestNode(nodeConfig("factory"), [], { clock });
+  const c = await RawClient.connect(factory.port);
+  try {
+    assert.equal((await c.authenticate("alpha", KEY)).status, 200);
+    const heartbeat = factory.fed.peer("alpha")?.link?.heartbeat;
+    assert.ok(heartbeat);
+    const body = new Uint8Array([1, 2, 3]);
+    /** alpha pings; factory answers, and its own PING comes with the PONG. */
+    const pingAndRide = async (what: string) => {
+      await c.send(MsgType.Ping, body);
+      const pong = await within(c.next(), `${what}: pong`);
+      assert.equal(pong?.type, MsgType.Pong);
+      assert.deepEqual(pong?.body, body);
+      const ping = await within(c.next(), `${what}: factory's ping`);
+      assert.equal(ping?.type, MsgType.Ping, `${what}: factory's PING rides along`);
+      await c.send(MsgType.Pong, ping!.body);
+      // A barrier: factory reads the PONG above before it answers this.
+      clock.advance(4_000);
+      await c.send(MsgType.Ping, body);
+      assert.equal((await within(c.next(), `${what}: barrier`))?.type, MsgType.Pong);
+      assert.equal(heartbeat.missed, 0, `${what}: answered`);
+    };
+    clock.advance(2_000);
+    await pingAndRide("at 2 s");
+    clock.advance(6_000); // 12 s
+    await pingAndRide("at 12 s");
+    clock.advance(6_999); // 22.999 s: alpha fell silent; factory's timer is 10 s + 1 s of grace
+    assert.equal(heartbeat.missed, 0, "no PING since 12 s");
+    clock.advance(1);
+    assert.equal(heartbeat.missed, 1, "one PING at 23 s");
+    assert.equal((await within(c.next(), "the timer's ping"))?.type, MsgType.Ping);
   } finally {
     c.close();
     await factory.fed.stop();

@@ -1,6 +1,19 @@
 /** Liveness and latency of one link (PORTAL02.md §6). */
 import type { Clock, TimerHandle } from "../util/clock.ts";
 
+/**
+ * Riding along: when the peer's PING arrives and ours went out at least
+ * interval / RIDE_AFTER_FRACTION ago, ours goes at once with the PONG (one
+ * write). The next is then due an interval later plus a grace of
+ * interval / GRACE_FRACTION (at most GRACE_MAX_MS), so that the peer's next
+ * PING, which its own slot may delay a little, comes first and carries ours
+ * again. A hub whose sites all ping it writes once per site per interval
+ * instead of twice, and never more often than every half interval.
+ */
+const RIDE_AFTER_FRACTION = 2;
+const GRACE_FRACTION = 10;
+const GRACE_MAX_MS = 1000;
+
 /** Options of {@link Heartbeat}. */
 export interface HeartbeatOptions {
   readonly clock: Clock;
@@ -26,12 +39,14 @@ export interface HeartbeatOptions {
 export class Heartbeat {
   readonly #o: Required<HeartbeatOptions>;
   #timer: TimerHandle | null = null;
+  /** When the last PING of the schedule (not a probe) went out, on the clock. */
+  #lastSent = -Infinity;
   #seq = 0;
   #missed = 0;
   #sent = new Map<number, number>();
   readonly #body = new Uint8Array(8);
   /** The timer's callback, made once: a hub re-arms thousands of heartbeats a second. */
-  readonly #onTimer = () => this.#tick();
+  readonly #onTimer = () => this.#tick(0);
   #latency: number | null = null;
   /** Probes waiting for a sign of life. */
   readonly #probes = new Set<
@@ -88,6 +103,18 @@ export class Heartbeat {
     });
   }
 
+  /**
+   * The peer's PING arrived: ours rides along with the PONG when it went out
+   * at least half an interval ago (see RIDE_AFTER_FRACTION).
+   */
+  peerPinged(): void {
+    if (this.#timer === null) return;
+    const { clock, intervalMs } = this.#o;
+    if (clock.now() - this.#lastSent < intervalMs / RIDE_AFTER_FRACTION) return;
+    clock.clear(this.#timer);
+    this.#tick(Math.min(intervalMs / GRACE_FRACTION, GRACE_MAX_MS));
+  }
+
   /** Feeds a PONG body; unknown bodies are ignored. */
   pong(body: Uint8Array): void {
     if (body.byteLength !== 8) return;
@@ -133,17 +160,19 @@ export class Heartbeat {
     return body;
   }
 
-  #schedule(): void {
+  /** Arms the timer for the next PING, `graceMs` after the interval. */
+  #schedule(graceMs = 0): void {
     const { clock, intervalMs, slotMs } = this.#o;
-    let ms = intervalMs;
+    let ms = intervalMs + graceMs;
     if (slotMs > 0) {
-      const due = clock.now() + intervalMs;
+      const due = clock.now() + ms;
       ms += (slotMs - (due % slotMs)) % slotMs;
     }
     this.#timer = clock.setTimeout(this.#onTimer, ms);
   }
 
-  #tick(): void {
+  /** Sends the next PING of the schedule (or gives up), then arms the one after. */
+  #tick(graceMs: number): void {
     this.#timer = null;
     if (this.#missed >= this.#o.maxMissed) {
       this.stop();
@@ -152,7 +181,8 @@ export class Heartbeat {
     }
     const body = this.#ping();
     this.#missed++;
+    this.#lastSent = this.#o.clock.now();
     this.#o.sendPing(body);
-    this.#schedule();
+    this.#schedule(graceMs);
   }
 }

@@ -293,6 +293,7 @@ export class Peer {
     switch (frame.type) {
       case MsgType.Ping:
         link.conn.send(MsgType.Pong, checkPingBody(frame.body));
+        link.heartbeat.peerPinged();
         return;
       case MsgType.Pong:
         link.heartbeat.pong(checkPingBody(frame.body));

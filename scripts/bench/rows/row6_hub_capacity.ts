@@ -3,7 +3,7 @@
  * hub's memory per idle peer, its CPU while idle at the default ping_interval (10 s) and at 1 s,
  * and the time of a single join.
  */
-import { type BenchNode, jsonLine, KEY } from "../cluster.ts";
+import { type BenchNode, jsonLine, KEY, NODE_START_MS } from "../cluster.ts";
 import type { BenchRow, RowContext } from "../context.ts";
 import { cpuTicks, statusKiB, UsageWindow } from "../proc.ts";
 import type { Row } from "../report.ts";
@@ -36,13 +36,30 @@ const plain = {
   procs: [],
 } as const;
 
-/** peers.ts dialing the hub at `port`: `n` peers, `concurrency` dials at a time. */
-function peersArgs(ctx: RowContext, port: number, n: number, concurrency: number): string[] {
+/**
+ * peers.ts dialing the hub at `port`: `n` peers, `concurrency` dials at a time, each pinging
+ * the hub every `pingMs` as a Portal node does (0: they only answer).
+ */
+function peersArgs(
+  ctx: RowContext,
+  port: number,
+  n: number,
+  concurrency: number,
+  pingMs: number,
+): string[] {
   // deno-fmt-ignore
   return [
     "run", "--allow-net", "--allow-read", `${HERE}peers.ts`, "--port", String(port),
     "--ca", ctx.caPath, "--key", KEY, "--n", String(n), "--concurrency", String(concurrency),
+    "--ping-ms", String(pingMs),
   ];
+}
+
+/** "10s" or "1s" (the values this row uses) in ms. */
+function intervalMs(ping: string): number {
+  const m = /^(\d+)s$/.exec(ping);
+  if (m === null) throw new Error(`row 6: ping interval '${ping}' is not whole seconds`);
+  return Number(m[1]) * 1000;
 }
 
 /** Idle window at the default ping_interval: one whole interval, so every peer is pinged once. */
@@ -81,7 +98,7 @@ async function phase(
   let ready: PeersReady | null = null;
   const peers = ctx.kids.spawn(
     "peers",
-    peersArgs(ctx, hub.fedPort!, n, ctx.settings.dialConcurrency),
+    peersArgs(ctx, hub.fedPort!, n, ctx.settings.dialConcurrency, intervalMs(ping)),
     {
       stdin: "piped",
       onLine: (l) => {
@@ -141,30 +158,18 @@ async function phase(
         extra: { kind: "memory", rssBeforeKiB: rssBefore, rssAfterKiB: rssAfter, vmHwmKiB: hwm },
       });
     }
-    const t0 = cpuTicks(pid);
-    const w0 = performance.now();
-    await sleep(idleMs);
-    const cpuS = (cpuTicks(pid) - t0) / ctx.ticksPerS;
-    const wallS = (performance.now() - w0) / 1000;
-    const closed = peers.waitFor(
-      (l) => jsonLine(l)?.event === "closed",
-      "the peers' close report",
-      30_000,
-    );
-    await peers.closeStdin();
-    const report = jsonLine(await closed) as { pings: number; lost: number };
+    const idle = await idleWindow(ctx, pid, peers, idleMs);
     rows.push({
       ...plain,
       row: 6,
       case: `hub: CPU idle, ${r.peers} peers, ${ping} pings`,
       c: null,
-      rate: (cpuS / wallS) * 1000,
+      rate: (idle.cpuS / idle.wallS) * 1000,
       unit: "CPU ms/s",
-      errors: report.lost,
-      durationS: wallS,
-      notes: `${(100 * cpuS / wallS).toFixed(1)}% of a core over ${wallS.toFixed(1)} s; ` +
-        `peers answered ${report.pings} pings; ${report.lost} peers lost`,
-      extra: { kind: "idle_cpu", cpuS, wallS, pings: report.pings, lost: report.lost, ping },
+      errors: idle.report.lost,
+      durationS: idle.wallS,
+      notes: idleNotes(idle),
+      extra: { kind: "idle_cpu", ...idle.report, cpuS: idle.cpuS, wallS: idle.wallS, ping },
     });
   } catch (e) {
     await ctx.kids.stop(hub.child);
@@ -173,6 +178,101 @@ async function phase(
     await ctx.kids.stop(peers);
   }
   return { rows, hub };
+}
+
+/** What peers.ts reports when its stdin closes. */
+interface PeersClosed {
+  readonly pings: number;
+  readonly sent: number;
+  readonly pongs: number;
+  readonly lost: number;
+}
+
+/** CPU of `pid` over `idleMs` while the peers idle; then the peers are closed and report. */
+async function idleWindow(
+  ctx: RowContext,
+  pid: number,
+  peers: ReturnType<RowContext["kids"]["spawn"]>,
+  idleMs: number,
+): Promise<{ cpuS: number; wallS: number; report: PeersClosed }> {
+  const t0 = cpuTicks(pid);
+  const w0 = performance.now();
+  await sleep(idleMs);
+  const cpuS = (cpuTicks(pid) - t0) / ctx.ticksPerS;
+  const wallS = (performance.now() - w0) / 1000;
+  const closed = peers.waitFor(
+    (l) => jsonLine(l)?.event === "closed",
+    "the peers' close report",
+    30_000,
+  );
+  await peers.closeStdin();
+  return { cpuS, wallS, report: jsonLine(await closed) as unknown as PeersClosed };
+}
+
+function idleNotes(idle: { cpuS: number; wallS: number; report: PeersClosed }): string {
+  const { report } = idle;
+  return `${(100 * idle.cpuS / idle.wallS).toFixed(1)}% of a core over ${
+    idle.wallS.toFixed(1)
+  } s; peers answered ${report.pings} pings and sent ${report.sent} ` +
+    `(${report.pongs} answered); ${report.lost} peers lost`;
+}
+
+/**
+ * The floor of the idle figure: idle_floor_server.ts (a bare TLS server doing only the I/O the
+ * hub must do per peer) under the same peers, pinging every 10 s, over the same window.
+ */
+async function idleFloor(ctx: RowContext): Promise<Row> {
+  const n = ctx.settings.peers;
+  ctx.log(`row 6 idle floor: ${n} peers on a bare TLS server`);
+  const server = ctx.kids.spawn("floor", [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    `${HERE}idle_floor_server.ts`,
+    "--cert",
+    `${ctx.dir}/echo.pem`,
+    "--key",
+    `${ctx.dir}/echo.key`,
+  ]);
+  try {
+    const portLine = await server.waitFor(
+      (l) => typeof jsonLine(l)?.port === "number",
+      "the floor server's port",
+      NODE_START_MS,
+    );
+    const port = jsonLine(portLine)!.port as number;
+    const peers = ctx.kids.spawn(
+      "peers",
+      peersArgs(ctx, port, n, ctx.settings.dialConcurrency, IDLE_AT_DEFAULT_MS),
+      { stdin: "piped" },
+    );
+    try {
+      const line = await peers.waitFor(
+        (l) => jsonLine(l)?.event === "authenticated",
+        "all peers dialed",
+        120_000,
+      );
+      const ready = jsonLine(line) as unknown as PeersReady;
+      await sleep(1000);
+      const idle = await idleWindow(ctx, server.pid, peers, IDLE_AT_DEFAULT_MS);
+      return {
+        ...plain,
+        row: 6,
+        case: `floor: bare TLS server, CPU idle, ${ready.peers} peers, 10s pings`,
+        c: null,
+        rate: (idle.cpuS / idle.wallS) * 1000,
+        unit: "CPU ms/s",
+        errors: idle.report.lost + ready.failed,
+        durationS: idle.wallS,
+        notes: idleNotes(idle),
+        extra: { kind: "idle_floor", ...idle.report, cpuS: idle.cpuS, wallS: idle.wallS },
+      };
+    } finally {
+      await ctx.kids.stop(peers);
+    }
+  } finally {
+    await ctx.kids.stop(server);
+  }
 }
 
 export const row6: BenchRow = {
@@ -187,6 +287,7 @@ export const row6: BenchRow = {
       const tenS = await phase(ctx, "10s", IDLE_AT_DEFAULT_MS, true);
       await ctx.kids.stop(tenS.hub.child);
       rows.push(...tenS.rows);
+      rows.push(await idleFloor(ctx));
     }
     const oneS = await phase(ctx, "1s", ctx.settings.idleMs, ctx.settings.quick);
     try {
@@ -203,7 +304,7 @@ export const row6: BenchRow = {
 async function serialJoins(ctx: RowContext, port: number): Promise<Row> {
   const serial = ctx.kids.spawn(
     "peers-serial",
-    [...peersArgs(ctx, port, SERIAL_JOINS, 1), "--prefix", "bench-serial"],
+    [...peersArgs(ctx, port, SERIAL_JOINS, 1, 0), "--prefix", "bench-serial"],
     { stdin: "piped" },
   );
   const line = await serial.waitFor(

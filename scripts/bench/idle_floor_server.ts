@@ -1,0 +1,71 @@
+/**
+ * The floor of row 6's idle figure (a child of run.ts): a bare TLS server, bound like a Portal
+ * listener (Deno.listenTls, same kind of certificate), that does for each of peers.ts's peers
+ * only the I/O a hub must do for it under PORTAL02.md §6, and nothing else: it admits every
+ * AUTH_RESPONSE without checking it, answers each PING with a PONG and sends its own PING in the
+ * same write (as Portal's ride-along does). Per peer and interval that is two reads (the peer's
+ * PING, the PONG for ours) and one write: what remains of the hub's idle CPU once Portal's own
+ * work (timers, routing, bookkeeping, logs) is taken away.
+ *
+ *   deno run --allow-net --allow-read scripts/bench/idle_floor_server.ts --cert F --key F
+ *
+ * Prints `{"port":N}` once listening; runs until killed.
+ */
+import { encodeFrame, encodeJson, FrameDecoder, MsgType } from "../../src/wire/mod.ts";
+import { requireArgs } from "./stats.ts";
+
+/** Read buffer per connection: the frames here are under 100 bytes. */
+const READ_BUFFER = 2048;
+const CHALLENGE = encodeFrame(MsgType.AuthChallenge, new Uint8Array(32));
+const VERDICT = encodeFrame(
+  MsgType.Response,
+  encodeJson({ id: 0, status: 200, message: "OK", node: "floor" }),
+);
+const PING = encodeFrame(MsgType.Ping, new Uint8Array(8));
+
+async function serve(conn: Deno.TlsConn): Promise<void> {
+  const buf = new Uint8Array(READ_BUFFER);
+  const decoder = new FrameDecoder();
+  // A failed write ends the connection through its read, as in Portal.
+  const send = (bytes: Uint8Array) => void conn.write(bytes).catch(() => {});
+  try {
+    send(CHALLENGE);
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      decoder.push(buf.subarray(0, n), true);
+      for (let f = decoder.next(); f !== null; f = decoder.next()) {
+        if (f.type === MsgType.AuthResponse) send(VERDICT);
+        else if (f.type === MsgType.Ping) {
+          const pong = encodeFrame(MsgType.Pong, f.body);
+          const out = new Uint8Array(pong.byteLength + PING.byteLength);
+          out.set(pong);
+          out.set(PING, pong.byteLength);
+          send(out);
+        }
+      }
+    }
+  } catch {
+    // A reset ends this connection only.
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const a = requireArgs(Deno.args, ["cert", "key"]);
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(a.cert),
+    key: await Deno.readTextFile(a.key),
+  });
+  console.log(JSON.stringify({ port: (listener.addr as Deno.NetAddr).port }));
+  for await (const conn of listener) serve(conn);
+}
+
+if (import.meta.main) await main();
