@@ -24,9 +24,10 @@ import { row5 } from "./rows/row5_raw_tls_echo.ts";
 import { row6 } from "./rows/row6_hub_capacity.ts";
 import { row7 } from "./rows/row7_codec.ts";
 import { row8 } from "./rows/row8_http_via_hub_signed.ts";
+import { row9 } from "./rows/row9_relay_floor.ts";
 
 /** Every row, in the order they run. */
-export const ROWS: readonly BenchRow[] = [row1, row2, row3, row4, row5, row6, row7, row8];
+export const ROWS: readonly BenchRow[] = [row1, row2, row3, row4, row5, row9, row6, row7, row8];
 
 /** Exit statuses of the benchmark. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
