@@ -50,6 +50,24 @@ Deno.test("FrameConnection sends every frame queued in one tick as one write", a
   await conn.closed();
 });
 
+Deno.test("FrameConnection sends frames queued microtasks apart in one turn as one write", async () => {
+  const stream = new ScriptedStream();
+  const conn = new FrameConnection(stream);
+  conn.start({ onFrame: () => {}, onClose: () => {} });
+  // As a worker pool of 4 releases 16 answers: 4 at a time, each batch a few microtasks later.
+  const answer = async (i: number) => {
+    for (let hop = 0; hop < 3 * Math.floor(i / 4); hop++) await Promise.resolve();
+    conn.send(MsgType.Pong, new Uint8Array([i]));
+  };
+  await Promise.all(Array.from({ length: 16 }, (_, i) => answer(i)));
+  assert.equal(stream.writes.length, 0, "nothing written before the turn ends");
+  await settle();
+  assert.equal(stream.writes.length, 1);
+  assert.equal(stream.writes[0].byteLength, 16 * (HEADER_BYTES + 1));
+  conn.close();
+  await conn.closed();
+});
+
 Deno.test("FrameConnection batches frames queued while a write is in flight into the next write", async () => {
   const stream = new ScriptedStream();
   let open!: () => void;

@@ -1,9 +1,10 @@
 /**
  * A framed PORTAL02 connection: a read loop feeding the decoder and one
  * writer that coalesces every frame queued while the previous write was in
- * flight (or in the same tick) into one write, because Nagle stays on for
- * TLS and a write per frame stalls ~40 ms.
+ * flight (or in the same turn of the event loop) into one write, because
+ * Nagle stays on for TLS and a write per frame stalls ~40 ms.
  */
+import { setImmediate } from "node:timers";
 import { type Frame, FrameDecoder, HEADER_BYTES, type MsgType, writeHeader } from "../wire/mod.ts";
 import { WireError } from "../wire/errors.ts";
 import { errorText } from "../util/errors.ts";
@@ -141,10 +142,12 @@ export class FrameConnection {
     this.#queuedBytes = end;
     if (!this.#writing) {
       this.#writing = true;
-      // A microtask lets every frame queued in this tick join the first write.
-      // (Waiting for the end of the event loop's turn with setImmediate was
-      // measured on a quiet machine: slower, 13 k against 20 k relayed req/s.)
-      this.#writeLoop = Promise.resolve().then(() => this.#flush());
+      // The write waits for the end of this turn of the event loop, so that every
+      // frame queued in it joins one write: answers that a worker pool releases a
+      // few at a time finish microtasks apart, and a microtask flush wrote them in
+      // 4 writes of 4 (row 4 at C=16: 16 frames per write, a third less hub CPU
+      // per relayed request; docs/performance.md, fourth round).
+      this.#writeLoop = new Promise<void>((done) => setImmediate(() => done(this.#flush())));
     }
     return true;
   }
