@@ -5,7 +5,7 @@
  * bench/results/<timestamp>.json. Rows are described in docs/performance.md; each is one file
  * in rows/.
  *
- *   deno task bench [--quick] [--peers N] [--c 1,16,64] [--rows 1,2,3,4,5,6,7] [--out DIR]
+ *   deno task bench [--quick] [--peers N] [--c 1,16,64] [--rows 1,2,3,4,5,6,7,9] [--out DIR]
  *
  * Exit status: 0 every target that was run passed, 1 a target failed (or the run broke),
  * 2 bad arguments.
@@ -36,7 +36,7 @@ const USAGE = `usage: deno task bench [options]
   --quick          about 30 s instead of 60-90 s: fewer requests, shorter bounds
   --peers N        idle peers for the hub capacity row (default 10000; 500 with --quick)
   --c LIST         concurrencies for rows 1-5 and 8 (default 1,16,64)
-  --rows LIST      rows to run (default 1,2,3,4,5,6,7; row 8, row 1 with every
+  --rows LIST      rows to run (default 1,2,3,4,5,6,7,9; row 8, row 1 with every
                    request signed and checked, runs when named: --rows 1,8)
   --out DIR        where the JSON goes (default bench/results)
   --cpu-prof DIR   run every node with V8's CPU profiler; one .cpuprofile per node
