@@ -7,7 +7,11 @@
  * PING, the PONG for ours) and one write: what remains of the hub's idle CPU once Portal's own
  * work (timers, routing, bookkeeping, logs) is taken away.
  *
- *   deno run --allow-net --allow-read scripts/bench/idle_floor_server.ts --cert F --key F
+ * With `--ping-ms N` it also sends each connection a PING of its own every N ms, in 100 ms slots
+ * (as the hub's heartbeat does for peers that do not ping it), instead of riding along.
+ *
+ *   deno run --allow-net --allow-read scripts/bench/idle_floor_server.ts --cert F --key F \
+ *     [--ping-ms 10000]
  *
  * Prints `{"port":N}` once listening; runs until killed.
  */
@@ -23,11 +27,59 @@ const VERDICT = encodeFrame(
 );
 const PING = encodeFrame(MsgType.Ping, new Uint8Array(8));
 
-async function serve(conn: Deno.TlsConn): Promise<void> {
+/** PING slots: one timer wakes every SLOT_MS and pings the connections due in that slot. */
+const SLOT_MS = 100;
+
+type Send = (bytes: Uint8Array) => void;
+
+/** Own PINGs every `pingMs` per connection, bucketed by slot. */
+class PingWheel {
+  readonly #due = new Map<number, Set<Send>>();
+  readonly #slotOfSend = new Map<Send, number>();
+  readonly #pingMs: number;
+
+  constructor(pingMs: number) {
+    if (!(pingMs > 0)) throw new Error(`--ping-ms must be a positive number of ms, got ${pingMs}`);
+    this.#pingMs = pingMs;
+    setInterval(() => this.#tick(), SLOT_MS);
+  }
+
+  /** Pings through `send` from one interval on; returns the function that stops it. */
+  add(send: Send): () => void {
+    this.#put(send);
+    return () => {
+      this.#due.get(this.#slotOfSend.get(send)!)?.delete(send);
+      this.#slotOfSend.delete(send);
+    };
+  }
+
+  #put(send: Send): void {
+    const slot = Math.ceil((Date.now() + this.#pingMs) / SLOT_MS);
+    let set = this.#due.get(slot);
+    if (set === undefined) this.#due.set(slot, set = new Set());
+    set.add(send);
+    this.#slotOfSend.set(send, slot);
+  }
+
+  #tick(): void {
+    const now = Math.ceil(Date.now() / SLOT_MS);
+    for (const [slot, sends] of this.#due) {
+      if (slot > now) continue;
+      this.#due.delete(slot);
+      for (const send of sends) {
+        send(PING);
+        this.#put(send);
+      }
+    }
+  }
+}
+
+async function serve(conn: Deno.TlsConn, wheel: PingWheel | null): Promise<void> {
   const buf = new Uint8Array(READ_BUFFER);
   const decoder = new FrameDecoder();
   // A failed write ends the connection through its read, as in Portal.
   const send = (bytes: Uint8Array) => void conn.write(bytes).catch(() => {});
+  let unwheel = () => {};
   try {
     send(CHALLENGE);
     for (;;) {
@@ -35,8 +87,10 @@ async function serve(conn: Deno.TlsConn): Promise<void> {
       if (n === null) break;
       decoder.push(buf.subarray(0, n), true);
       for (let f = decoder.next(); f !== null; f = decoder.next()) {
-        if (f.type === MsgType.AuthResponse) send(VERDICT);
-        else if (f.type === MsgType.Ping) {
+        if (f.type === MsgType.AuthResponse) {
+          send(VERDICT);
+          if (wheel !== null) unwheel = wheel.add(send);
+        } else if (f.type === MsgType.Ping) {
           const pong = encodeFrame(MsgType.Pong, f.body);
           const out = new Uint8Array(pong.byteLength + PING.byteLength);
           out.set(pong);
@@ -48,6 +102,7 @@ async function serve(conn: Deno.TlsConn): Promise<void> {
   } catch {
     // A reset ends this connection only.
   } finally {
+    unwheel();
     try {
       conn.close();
     } catch {
@@ -65,7 +120,9 @@ async function main(): Promise<void> {
     key: await Deno.readTextFile(a.key),
   });
   console.log(JSON.stringify({ port: (listener.addr as Deno.NetAddr).port }));
-  for await (const conn of listener) serve(conn);
+  const pingAt = Deno.args.indexOf("--ping-ms");
+  const wheel = pingAt >= 0 ? new PingWheel(Number(Deno.args[pingAt + 1])) : null;
+  for await (const conn of listener) serve(conn, wheel);
 }
 
 if (import.meta.main) await main();
