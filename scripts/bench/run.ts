@@ -35,7 +35,7 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 const USAGE = `usage: deno task bench [options]
   --quick          about 30 s instead of 60-90 s: fewer requests, shorter bounds
   --peers N        idle peers for the hub capacity row (default 10000; 500 with --quick)
-  --c LIST         concurrencies for rows 1-5 and 8 (default 1,16,64)
+  --c LIST         concurrencies for rows 1-5, 8 and 9 (default 1,16,64)
   --rows LIST      rows to run (default 1,2,3,4,5,6,7,9; row 8, row 1 with every
                    request signed and checked, runs when named: --rows 1,8)
   --out DIR        where the JSON goes (default bench/results)
