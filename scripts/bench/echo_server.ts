@@ -9,6 +9,7 @@
  * Prints `{"port":N}` once listening; runs until killed.
  */
 import { requireArgs } from "./stats.ts";
+import { closeQuietly, listenBare } from "./tls.ts";
 
 async function serve(conn: Deno.Conn): Promise<void> {
   const buf = new Uint8Array(64 * 1024);
@@ -67,23 +68,14 @@ async function serve(conn: Deno.Conn): Promise<void> {
   } catch {
     // A reset or a bad preamble ends this connection only.
   } finally {
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
+    closeQuietly(conn);
   }
 }
 
 async function main(): Promise<void> {
   const a = requireArgs(Deno.args, ["cert", "key"]);
-  const listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: await Deno.readTextFile(a.cert),
-    key: await Deno.readTextFile(a.key),
-  });
-  console.log(JSON.stringify({ port: (listener.addr as Deno.NetAddr).port }));
+  const { listener, port } = await listenBare(a);
+  console.log(JSON.stringify({ port }));
   for await (const conn of listener) serve(conn);
 }
 

@@ -17,6 +17,7 @@
  */
 import { encodeFrame, encodeJson, FrameDecoder, MsgType } from "../../src/wire/mod.ts";
 import { requireArgs } from "./stats.ts";
+import { closeQuietly, listenBare } from "./tls.ts";
 
 /** Read buffer per connection: the frames here are under 100 bytes. */
 const READ_BUFFER = 2048;
@@ -103,23 +104,14 @@ async function serve(conn: Deno.TlsConn, wheel: PingWheel | null): Promise<void>
     // A reset ends this connection only.
   } finally {
     unwheel();
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
+    closeQuietly(conn);
   }
 }
 
 async function main(): Promise<void> {
   const a = requireArgs(Deno.args, ["cert", "key"]);
-  const listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: await Deno.readTextFile(a.cert),
-    key: await Deno.readTextFile(a.key),
-  });
-  console.log(JSON.stringify({ port: (listener.addr as Deno.NetAddr).port }));
+  const { listener, port } = await listenBare(a);
+  console.log(JSON.stringify({ port }));
   const pingAt = Deno.args.indexOf("--ping-ms");
   const wheel = pingAt >= 0 ? new PingWheel(Number(Deno.args[pingAt + 1])) : null;
   for await (const conn of listener) serve(conn, wheel);

@@ -6,7 +6,7 @@
  *              a fake admission (challenge, then a 200 verdict for any AUTH_RESPONSE), then every
  *              byte from the client goes to the responder on a connection dialed with
  *              Deno.connect + setNoDelay + Deno.startTls (as Portal's dialer), and back. No frame
- *              is parsed; bytes read in a turn leave in one write, as in FrameConnection.
+ *              is parsed; bytes read while a write is in flight leave in one write.
  *   responder: answers each REQUEST frame with a RESPONSE of `--resp-bytes` on the wire with
  *              the same `id`, all answers to one read in one write.
  *
@@ -30,7 +30,7 @@ import {
   MsgType,
 } from "../../src/wire/mod.ts";
 import { requireArgs } from "./stats.ts";
-import { dialTls } from "./tls.ts";
+import { closeQuietly, CoalescingWriter, dialTls, listenBare } from "./tls.ts";
 
 const READ_BUFFER = 64 * 1024;
 const CHALLENGE = encodeFrame(MsgType.AuthChallenge, new Uint8Array(32));
@@ -39,66 +39,13 @@ const VERDICT = encodeFrame(
   encodeJson({ id: 0, status: 200, message: "OK", node: "relay-floor" }),
 );
 
-/** Bytes queued in a turn leave in one write; writes never overlap. */
-class Outbox {
-  readonly #conn: Deno.Conn;
-  #parts: Uint8Array[] = [];
-  #bytes = 0;
-  #writing = false;
-
-  constructor(conn: Deno.Conn) {
-    this.#conn = conn;
-  }
-
-  /** Queues a copy of `bytes` (the caller reuses its buffer). */
-  push(bytes: Uint8Array): void {
-    this.#parts.push(bytes.slice());
-    this.#bytes += bytes.byteLength;
-    if (!this.#writing) {
-      this.#writing = true;
-      queueMicrotask(() => this.#flush());
-    }
-  }
-
-  async #flush(): Promise<void> {
-    try {
-      while (this.#bytes > 0) {
-        const parts = this.#parts;
-        const out = parts.length === 1 ? parts[0] : new Uint8Array(this.#bytes);
-        if (parts.length > 1) {
-          let at = 0;
-          for (const p of parts) {
-            out.set(p, at);
-            at += p.byteLength;
-          }
-        }
-        this.#parts = [];
-        this.#bytes = 0;
-        let off = 0;
-        while (off < out.byteLength) off += await this.#conn.write(out.subarray(off));
-      }
-    } catch {
-      // The read side sees the end of the connection and closes both.
-    } finally {
-      this.#writing = false;
-    }
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
-}
-
 /** Copies every byte read from `from` to `to` until either ends. */
-async function pipe(from: Deno.Conn, to: Outbox, buf: Uint8Array): Promise<void> {
+async function pipe(from: Deno.Conn, to: CoalescingWriter, buf: Uint8Array): Promise<void> {
   for (;;) {
     const n = await from.read(buf);
     if (n === null) return;
-    to.push(buf.subarray(0, n));
+    // A copy: the buffer is read into again before the write.
+    to.push(buf.slice(0, n));
   }
 }
 
@@ -121,8 +68,8 @@ async function relay(client: Deno.TlsConn, upstreamPort: number, ca: string): Pr
     }
     upstream = await dialTls(upstreamPort, ca);
     await client.write(VERDICT);
-    const toUpstream = new Outbox(upstream);
-    const toClient = new Outbox(client);
+    const toUpstream = new CoalescingWriter(upstream);
+    const toClient = new CoalescingWriter(client);
     await Promise.race([
       pipe(client, toUpstream, buf),
       pipe(upstream, toClient, new Uint8Array(READ_BUFFER)),
@@ -138,7 +85,7 @@ async function relay(client: Deno.TlsConn, upstreamPort: number, ca: string): Pr
 async function respond(conn: Deno.TlsConn, respBytes: number): Promise<void> {
   const buf = new Uint8Array(READ_BUFFER);
   const decoder = new FrameDecoder();
-  const out = new Outbox(conn);
+  const out = new CoalescingWriter(conn);
   // A RESPONSE whose frame is respBytes long once its id is in (ids stay under 10 digits).
   const base = encodeJson({ id: 0, status: 200, body: "" }).byteLength + HEADER_BYTES;
   const pad = "x".repeat(Math.max(0, respBytes - base - 9));
@@ -165,13 +112,7 @@ async function respond(conn: Deno.TlsConn, respBytes: number): Promise<void> {
 
 async function main(): Promise<void> {
   const a = requireArgs(Deno.args, ["mode", "cert", "key"]);
-  const listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: await Deno.readTextFile(a.cert),
-    key: await Deno.readTextFile(a.key),
-  });
-  const port = (listener.addr as Deno.NetAddr).port;
+  const { listener, port } = await listenBare(a);
   const why = noDelayListener(port);
   if (why !== null) throw new Error(`relay_floor: TCP_NODELAY on the listener: ${why}`);
   if (a.mode === "relay") {

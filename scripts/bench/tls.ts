@@ -1,4 +1,7 @@
-/** TLS dialing and a write-coalescing writer shared by the benchmark's TLS clients. */
+/**
+ * TLS dialing, listening and a write-coalescing writer shared by the benchmark's TLS clients and
+ * bare servers.
+ */
 
 /**
  * Dials like Portal's own dialer (src/transport/tcp.ts): Deno.connect, setNoDelay, then
@@ -18,6 +21,32 @@ export async function dialTls(port: number, caPem: string): Promise<Deno.TlsConn
       // startTls may already own and have closed the socket.
     }
     throw e;
+  }
+}
+
+/**
+ * A bare server's listener: Deno.listenTls on 127.0.0.1, a free port, the PEM files named by
+ * `--cert` and `--key`. Prints `{"port":N}` (what run.ts waits for) before returning.
+ */
+export async function listenBare(
+  args: { readonly cert: string; readonly key: string },
+): Promise<{ listener: Deno.TlsListener; port: number }> {
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(args.cert),
+    key: await Deno.readTextFile(args.key),
+  });
+  const port = (listener.addr as Deno.NetAddr).port;
+  return { listener, port };
+}
+
+/** Closes `conn`, which may already be closed. */
+export function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
   }
 }
 
