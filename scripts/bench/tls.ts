@@ -26,7 +26,7 @@ export async function dialTls(port: number, caPem: string): Promise<Deno.TlsConn
 
 /**
  * A bare server's listener: Deno.listenTls on 127.0.0.1, a free port, the PEM files named by
- * `--cert` and `--key`. Prints `{"port":N}` (what run.ts waits for) before returning.
+ * `--cert` and `--key`. The caller prints `{"port":N}` (what bare.ts waits for) once ready.
  */
 export async function listenBare(
   args: { readonly cert: string; readonly key: string },
