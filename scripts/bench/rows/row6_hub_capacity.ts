@@ -3,7 +3,8 @@
  * hub's memory per idle peer, its CPU while idle at the default ping_interval (10 s) and at 1 s,
  * and the time of a single join.
  */
-import { type BenchNode, jsonLine, KEY, NODE_START_MS } from "../cluster.ts";
+import { startBare } from "../bare.ts";
+import { type BenchNode, jsonLine, KEY } from "../cluster.ts";
 import type { BenchRow, RowContext } from "../context.ts";
 import { cpuTicks, statusKiB, UsageWindow } from "../proc.ts";
 import type { Row } from "../report.ts";
@@ -55,15 +56,10 @@ function peersArgs(
   ];
 }
 
-/** "10s" or "1s" (the values this row uses) in ms. */
-function intervalMs(ping: string): number {
-  const m = /^(\d+)s$/.exec(ping);
-  if (m === null) throw new Error(`row 6: ping interval '${ping}' is not whole seconds`);
-  return Number(m[1]) * 1000;
-}
-
+/** ping_interval's default, in seconds. */
+const DEFAULT_PING_S = 10;
 /** Idle window at the default ping_interval: one whole interval, so every peer is pinged once. */
-const IDLE_AT_DEFAULT_MS = 10_000;
+const IDLE_AT_DEFAULT_MS = DEFAULT_PING_S * 1000;
 
 /** What one hub phase measured. */
 interface Phase {
@@ -72,17 +68,18 @@ interface Phase {
 }
 
 /**
- * One hub with `ping` as ping_interval: `n` peers join (64 dials at a time), the hub's RSS per
+ * One hub with a ping_interval of `pingS` seconds: `n` peers join (64 dials at a time), the hub's RSS per
  * idle peer, then its CPU over `idleMs` while every peer answers the pings. The hub is left
  * running for the caller (serial joins); the peers are closed.
  */
 async function phase(
   ctx: RowContext,
-  ping: string,
+  pingS: number,
   idleMs: number,
   memory: boolean,
 ): Promise<Phase> {
   const n = ctx.settings.peers;
+  const ping = `${pingS}s`;
   ctx.log(`row 6 hub capacity: ${n} peers, ping_interval = ${ping}`);
   const hub = await ctx.kids.startNode({
     name: "hub",
@@ -98,7 +95,7 @@ async function phase(
   let ready: PeersReady | null = null;
   const peers = ctx.kids.spawn(
     "peers",
-    peersArgs(ctx, hub.fedPort!, n, ctx.settings.dialConcurrency, intervalMs(ping)),
+    peersArgs(ctx, hub.fedPort!, n, ctx.settings.dialConcurrency, pingS * 1000),
     {
       stdin: "piped",
       onLine: (l) => {
@@ -224,26 +221,11 @@ function idleNotes(idle: { cpuS: number; wallS: number; report: PeersClosed }): 
 async function idleFloor(ctx: RowContext): Promise<Row> {
   const n = ctx.settings.peers;
   ctx.log(`row 6 idle floor: ${n} peers on a bare TLS server`);
-  const server = ctx.kids.spawn("floor", [
-    "run",
-    "--allow-net",
-    "--allow-read",
-    `${HERE}idle_floor_server.ts`,
-    "--cert",
-    `${ctx.dir}/echo.pem`,
-    "--key",
-    `${ctx.dir}/echo.key`,
-  ]);
+  const server = await startBare(ctx, "floor", "idle_floor_server.ts");
   try {
-    const portLine = await server.waitFor(
-      (l) => typeof jsonLine(l)?.port === "number",
-      "the floor server's port",
-      NODE_START_MS,
-    );
-    const port = jsonLine(portLine)!.port as number;
     const peers = ctx.kids.spawn(
       "peers",
-      peersArgs(ctx, port, n, ctx.settings.dialConcurrency, IDLE_AT_DEFAULT_MS),
+      peersArgs(ctx, server.port, n, ctx.settings.dialConcurrency, DEFAULT_PING_S * 1000),
       { stdin: "piped" },
     );
     try {
@@ -254,11 +236,11 @@ async function idleFloor(ctx: RowContext): Promise<Row> {
       );
       const ready = jsonLine(line) as unknown as PeersReady;
       await sleep(1000);
-      const idle = await idleWindow(ctx, server.pid, peers, IDLE_AT_DEFAULT_MS);
+      const idle = await idleWindow(ctx, server.child.pid, peers, IDLE_AT_DEFAULT_MS);
       return {
         ...plain,
         row: 6,
-        case: `floor: bare TLS server, CPU idle, ${ready.peers} peers, 10s pings`,
+        case: `floor: bare TLS server, CPU idle, ${ready.peers} peers, ${DEFAULT_PING_S}s pings`,
         c: null,
         rate: (idle.cpuS / idle.wallS) * 1000,
         unit: "CPU ms/s",
@@ -271,7 +253,7 @@ async function idleFloor(ctx: RowContext): Promise<Row> {
       await ctx.kids.stop(peers);
     }
   } finally {
-    await ctx.kids.stop(server);
+    await ctx.kids.stop(server.child);
   }
 }
 
@@ -284,12 +266,12 @@ export const row6: BenchRow = {
     // Full mode: the default ping_interval (10 s) first, for memory and idle CPU; then 1 s,
     // the figure earlier runs gave. Quick mode: 1 s alone.
     if (!ctx.settings.quick) {
-      const tenS = await phase(ctx, "10s", IDLE_AT_DEFAULT_MS, true);
+      const tenS = await phase(ctx, DEFAULT_PING_S, IDLE_AT_DEFAULT_MS, true);
       await ctx.kids.stop(tenS.hub.child);
       rows.push(...tenS.rows);
       rows.push(await idleFloor(ctx));
     }
-    const oneS = await phase(ctx, "1s", ctx.settings.idleMs, ctx.settings.quick);
+    const oneS = await phase(ctx, 1, ctx.settings.idleMs, ctx.settings.quick);
     try {
       rows.push(...oneS.rows);
       rows.push(await serialJoins(ctx, oneS.hub.fedPort!));
