@@ -1,7 +1,16 @@
 /** Row 4: PORTAL02 requests from a bench node through the hub to factory, no HTTP. */
 import { KEY, proc } from "../cluster.ts";
-import type { BenchRow } from "../context.ts";
+import type { BenchRow, RowContext } from "../context.ts";
 import { loadAtEachC } from "../load.ts";
+
+/** Row 4's load: node `bench` joins the node at `port` and asks factory for /health. */
+export function row4LoadArgs(ctx: RowContext, port: number): string[] {
+  // deno-fmt-ignore
+  return [
+    "--mode", "fed", "--port", String(port), "--ca", ctx.caPath, "--key", KEY,
+    "--name", "bench", "--dst", "factory", "--path", "/health",
+  ];
+}
 
 export const row4: BenchRow = {
   row: 4,
@@ -14,11 +23,7 @@ export const row4: BenchRow = {
       row: 4,
       name: this.name,
       script: "tls_load.ts",
-      // deno-fmt-ignore
-      args: [
-        "--mode", "fed", "--port", String(hub.fedPort), "--ca", ctx.caPath, "--key", KEY,
-        "--name", "bench", "--dst", "factory", "--path", "/health",
-      ],
+      args: row4LoadArgs(ctx, hub.fedPort!),
       procs: [proc(hub), proc(factory)],
       note: "bench→hub→factory→hub→bench",
       measured: (r) => {

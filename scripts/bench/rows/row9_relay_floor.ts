@@ -5,9 +5,9 @@
  * two TLS writes per relayed request cost here; the hub's, beside it, adds Portal's relay work.
  */
 import { startBare } from "../bare.ts";
-import { KEY } from "../cluster.ts";
 import type { BenchRow } from "../context.ts";
 import { loadAtEachC } from "../load.ts";
+import { row4LoadArgs } from "./row4_portal02_via_hub.ts";
 
 /** A /health answer's size on the wire, when row 4 did not run. */
 const HEALTH_RESPONSE_BYTES = 190;
@@ -40,11 +40,7 @@ export const row9: BenchRow = {
           row: 9,
           name: this.name,
           script: "tls_load.ts",
-          // deno-fmt-ignore
-          args: [
-            "--mode", "fed", "--port", String(relay.port), "--ca", ctx.caPath, "--key", KEY,
-            "--name", "bench", "--dst", "factory", "--path", "/health",
-          ],
+          args: row4LoadArgs(ctx, relay.port),
           procs: [
             { name: "relay", pid: relay.child.pid },
             { name: "responder", pid: responder.child.pid },
